@@ -1,0 +1,124 @@
+// Connection and Pipe: message-oriented byte streams between processes
+// (Python: multiprocessing.Pipe and multiprocessing.connection.Connection).
+//
+//   auto [parent_conn, child_conn] = mproc::Pipe();
+//   mproc::Process p([](mproc::Connection c) { c.send(std::string("hi")); c.close(); },
+//                    child_conn);
+//   p.start();
+//   child_conn.close();                       // the parent's copy of the child's end
+//   std::string s = parent_conn.recv<std::string>();
+//
+// A Connection is a shared handle: copies refer to the same end, and the end
+// closes when close() is called or the last copy goes. Messages use Python's
+// framing (4-byte big-endian length; -1 then an 8-byte length past 2 GiB).
+// Not thread-safe, as in Python: use one end from one thread at a time.
+//
+// Gotcha: a write to a pipe whose reader is gone would raise SIGPIPE and kill
+// the process; like the Python interpreter, mproc sets SIGPIPE to SIG_IGN
+// when it is still SIG_DFL, and send() then throws std::system_error(EPIPE).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <mproc/codec.hpp>
+#include <mproc/errors.hpp>
+#include <mproc/serializer.hpp>
+#include <mproc/timeout.hpp>
+
+namespace mproc {
+
+namespace plugin {
+class ConnectionImpl;
+}
+
+/// One end of a connection.
+class Connection {
+public:
+    /// A closed connection (placeholder).
+    Connection() = default;
+    /// Wraps a backend's connection end.
+    Connection(std::unique_ptr<plugin::ConnectionImpl> impl, bool readable, bool writable);
+
+    /// Sends an object, encoded with the connection's serializer.
+    template <class T>
+    void send(const T& obj);
+    /// Receives one object sent with send<T> (or a compatible type); throws
+    /// EOFError when the peer closed, SerializationError on bad data.
+    template <class T>
+    T recv();
+
+    /// Sends size bytes of buf starting at offset (all that follow by default).
+    void send_bytes(std::span<const std::byte> buf, std::size_t offset = 0,
+                    std::optional<std::size_t> size = std::nullopt);
+    /// Sends the bytes of a string.
+    void send_bytes(std::string_view s) { send_bytes(std::as_bytes(std::span(s))); }
+    /// Receives one message; a longer message than maxlength is an error and
+    /// the connection is no longer readable (Python's OSError).
+    std::vector<std::byte> recv_bytes(std::optional<std::size_t> maxlength = std::nullopt);
+    /// Receives one message into buf at offset, returns its size; throws
+    /// BufferTooShort (holding the whole message) if it does not fit.
+    std::size_t recv_bytes_into(std::span<std::byte> buf, std::size_t offset = 0);
+
+    /// True if data (or end of stream) is available within timeout
+    /// (default: do not wait; std::nullopt waits forever).
+    bool poll(Timeout timeout = std::chrono::seconds(0));
+    /// The OS handle to wait on (a file descriptor on POSIX).
+    std::intptr_t fileno() const;
+    /// Closes this end (for every copy of this handle); idempotent.
+    void close() noexcept;
+    /// True once closed.
+    bool closed() const noexcept;
+    /// True if this end may receive.
+    bool readable() const noexcept;
+    /// True if this end may send.
+    bool writable() const noexcept;
+
+    /// Same end (copies of one Connection compare equal).
+    friend bool operator==(const Connection& a, const Connection& b) noexcept {
+        return a.state_ == b.state_;
+    }
+
+    /// The backend end (for plugins and core; not for user code).
+    plugin::ConnectionImpl* impl() const noexcept;
+
+private:
+    struct State;
+    State& live(bool for_reading, bool for_writing) const;
+    Encoder& encoder() const;
+    Decoder& message_decoder(std::span<const std::byte> message) const;
+    void send_encoded() const;
+    std::span<const std::byte> recv_message(std::optional<std::size_t> maxlength) const;
+    void check_consumed(const Decoder& d) const;
+
+    std::shared_ptr<State> state_;
+};
+
+template <class T>
+void Connection::send(const T& obj) {
+    Encoder& e = encoder();
+    e.clear();
+    encode(e, obj);
+    send_encoded();
+}
+
+template <class T>
+T Connection::recv() {
+    Decoder& d = message_decoder(recv_message(std::nullopt));
+    T value = decode<std::remove_cvref_t<T>>(d);
+    check_consumed(d);
+    return value;
+}
+
+/// A connected pair: duplex (both ends send and receive) by default; with
+/// duplex = false the first end only receives and the second only sends.
+/// Uses the default context's start method.
+std::pair<Connection, Connection> Pipe(bool duplex = true);
+
+}  // namespace mproc

@@ -1,0 +1,85 @@
+// Contexts and start methods (Python: multiprocessing.get_context and
+// friends). A start method is a runtime plugin (mproc-backend-<name>.so)
+// found on the plugin search path; see docs/plugins.md.
+//
+//   mproc::set_start_method("spawn");            // once, at the top of main
+//   auto ctx = mproc::get_context("forkserver");  // or a context per library
+//   auto p = ctx.Process(foo, 42);
+//   auto [a, b] = ctx.Pipe();
+//   auto names = mproc::get_all_start_methods(); // {"fork", "spawn", "forkserver"}
+//
+// Several contexts coexist in one program. A Process made without a context
+// uses the default one when it starts.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <mproc/connection.hpp>
+#include <mproc/process.hpp>
+
+namespace mproc {
+
+namespace plugin {
+class ContextBackend;
+}
+
+/// A start method and the API bound to it.
+class Context {
+public:
+    /// Wraps a loaded backend (see get_context).
+    explicit Context(plugin::ContextBackend& backend) noexcept : backend_(&backend) {}
+
+    /// The start method's name ("fork").
+    std::string_view get_start_method() const;
+    /// A Process bound to this context; arguments as for mproc::Process.
+    template <class... A>
+    ::mproc::Process Process(A&&... args) const {
+        ::mproc::Process p(std::forward<A>(args)...);
+        p.set_context(*this);
+        return p;
+    }
+    /// A Process with options, bound to this context.
+    template <class... A>
+    ::mproc::Process Process(ProcessOptions options, A&&... args) const {
+        ::mproc::Process p(std::move(options), std::forward<A>(args)...);
+        p.set_context(*this);
+        return p;
+    }
+    /// A connected pair of Connections made by this context's backend.
+    std::pair<Connection, Connection> Pipe(bool duplex = true) const;
+    /// The backend (for plugins and core).
+    plugin::ContextBackend& backend() const noexcept { return *backend_; }
+
+    /// Same start method.
+    friend bool operator==(const Context& a, const Context& b) noexcept {
+        return a.backend_ == b.backend_;
+    }
+
+private:
+    plugin::ContextBackend* backend_;
+};
+
+/// The context of a start method, loading its plugin on first use; with no
+/// name, the default context. Throws PluginError listing what is available
+/// and why each candidate file was refused.
+Context get_context(std::optional<std::string_view> method = std::nullopt);
+/// Sets the default start method. A second call (or a call after the
+/// default was used) throws ValueError unless force is true.
+void set_start_method(std::string_view method, bool force = false);
+/// The default start method's name; if none was set and allow_none is
+/// true, nullopt; else fixes the default (MPROC_START_METHOD, else "fork" on
+/// Linux) and returns it.
+std::optional<std::string> get_start_method(bool allow_none = false);
+/// The start methods that can be loaded here, the default first.
+std::vector<std::string> get_all_start_methods();
+/// Adds a directory to search for plugins, before all others.
+void add_plugin_directory(const std::filesystem::path& dir);
+/// The directories searched for plugins, in order.
+std::vector<std::filesystem::path> plugin_directories();
+
+}  // namespace mproc

@@ -1,0 +1,24 @@
+// mproc: Python's multiprocessing for C++20. Include this one header.
+//
+//   #include <mproc/mproc.hpp>
+//   namespace mp = mproc;
+//
+//   int main(int argc, char** argv) {
+//       mp::freeze_support(argc, argv);
+//       auto [a, b] = mp::Pipe();
+//       mp::Process p([](mp::Connection c) { c.send(42); }, b);
+//       p.start();
+//       int v = a.recv<int>();
+//       p.join();
+//   }
+#pragma once
+
+#include <mproc/codec.hpp>
+#include <mproc/connection.hpp>
+#include <mproc/context.hpp>
+#include <mproc/errors.hpp>
+#include <mproc/logging.hpp>
+#include <mproc/process.hpp>
+#include <mproc/serializer.hpp>
+#include <mproc/timeout.hpp>
+#include <mproc/wait.hpp>

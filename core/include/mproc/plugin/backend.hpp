@@ -1,0 +1,107 @@
+// The start-method backend interface: what a plugin implements to start
+// processes and make connections for a Context. Core builds everything else
+// (Process, Pipe framing, wait, ...) on top of it.
+//
+//   class MyBackend : public mproc::plugin::ContextBackend { ... };
+//   void* make_backend() { static MyBackend b; return &b; }
+//
+// Do not reorder virtual functions; new ones are appended and abi_version is
+// raised when a layout changes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <mproc/timeout.hpp>
+
+namespace mproc::plugin {
+
+/// A native OS handle: a file descriptor on POSIX, a HANDLE on Windows.
+using NativeHandle = std::intptr_t;
+
+/// One end of a byte-stream connection. Framing, serialisation and the
+/// Python-compatible message format are done by core; an implementation only
+/// moves bytes. Not thread-safe (as Python's Connection).
+class ConnectionImpl {
+public:
+    virtual ~ConnectionImpl();
+    /// Writes head then body as one unit (one syscall where possible);
+    /// throws EOFError-like BrokenPipe (ProcessError) if the peer is gone.
+    virtual void write_all(std::span<const std::byte> head, std::span<const std::byte> body) = 0;
+    /// Reads exactly out.size() bytes. Returns false on end of stream before
+    /// the first byte; throws EOFError if the stream ends part-way.
+    virtual bool read_exact(std::span<std::byte> out) = 0;
+    /// True when data (or end of stream) is ready to read within timeout.
+    virtual bool poll(Timeout timeout) = 0;
+    /// The handle to wait on for readability (Python's fileno()).
+    virtual NativeHandle wait_handle() const = 0;
+    /// Every native handle this end owns (what must cross into a child).
+    virtual std::vector<NativeHandle> native_handles() const = 0;
+    /// Releases the handles; idempotent.
+    virtual void close() noexcept = 0;
+};
+
+/// A started child process, as seen by its parent.
+class ProcessHandle {
+public:
+    virtual ~ProcessHandle();
+    /// The child's process id.
+    virtual int pid() const = 0;
+    /// The exit code if the child has ended (reaping it), else nullopt.
+    /// Exit codes are Python's: the status, or -signal when killed.
+    virtual std::optional<int> poll() = 0;
+    /// Waits up to timeout for the child to end; returns poll().
+    virtual std::optional<int> wait(Timeout timeout) = 0;
+    /// Asks the child to stop (SIGTERM / TerminateProcess).
+    virtual void terminate() = 0;
+    /// Stops the child at once (SIGKILL / TerminateProcess).
+    virtual void kill() = 0;
+    /// A handle that becomes ready when the child ends (pidfd on Linux).
+    virtual NativeHandle sentinel() const = 0;
+    /// Releases the OS resources; the child must have been reaped.
+    virtual void close() noexcept = 0;
+};
+
+/// Everything a backend needs to start one child. Versioned by its size:
+/// new fields are appended, old backends read only what they know.
+struct LaunchRequest {
+    std::uint32_t struct_size = sizeof(LaunchRequest);
+    /// For backends that can run code in a copy of the parent (fork): the
+    /// child's whole life. It returns the exit code; the backend then calls
+    /// _exit with it. Never nullptr.
+    int (*child_main)(void* arg) = nullptr;
+    /// Argument for child_main.
+    void* child_arg = nullptr;
+    /// For exec-based backends: the encoded bootstrap message the new
+    /// program reads on start (empty where the target cannot cross exec).
+    std::span<const std::byte> payload;
+    /// Handles the child needs; their slots are the indexes in this list.
+    std::span<const NativeHandle> handles;
+    /// Why payload is empty, to report to the user (nullptr when it is not).
+    const char* payload_error = nullptr;
+};
+
+/// A start method: starts processes and makes connections.
+class ContextBackend {
+public:
+    virtual ~ContextBackend();
+    /// The start method's name ("fork"), equal to the plugin's name.
+    virtual std::string_view name() const = 0;
+    /// Starts a child; throws std::system_error or ProcessError on failure.
+    virtual std::unique_ptr<ProcessHandle> start(const LaunchRequest& request) = 0;
+    /// A connected pair (duplex: both ends read and write; else the first
+    /// end only reads and the second only writes).
+    virtual std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make_pipe(
+        bool duplex) = 0;
+    /// True if any callable (lambdas with captures, std::function) can be
+    /// a target: the child is a copy of the parent (fork).
+    virtual bool runs_closures() const = 0;
+};
+
+}  // namespace mproc::plugin

@@ -1,0 +1,31 @@
+// Connections over POSIX file descriptors, exported by libmproc for the
+// POSIX start-method backends (fork, spawn, forkserver) and for Listener.
+//
+//   auto [a, b] = mproc::plugin::make_fd_pipe(true);
+#pragma once
+
+#include <memory>
+#include <utility>
+
+#include <mproc/plugin/backend.hpp>
+
+namespace mproc::plugin {
+
+/// A connection end reading rfd and writing wfd (either may be -1; they may
+/// be the same socket). Takes ownership of the descriptors.
+std::unique_ptr<ConnectionImpl> make_fd_connection(int rfd, int wfd);
+
+/// A connected pair over pipes (two pipes when duplex: pipes move small
+/// messages faster than Unix sockets). All descriptors are close-on-exec.
+std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make_fd_pipe(
+    bool duplex);
+
+/// True if a handle (fd) is readable within timeout (Python's rules:
+/// nullopt waits forever, negative means zero).
+bool poll_handle(NativeHandle handle, Timeout timeout);
+
+/// Sets SIGPIPE to SIG_IGN if it is SIG_DFL (once), as Python does, so that
+/// writing to a closed pipe is an error instead of death.
+void ignore_sigpipe_once();
+
+}  // namespace mproc::plugin

@@ -1,0 +1,22 @@
+// Every environment variable mproc reads is read here (and listed in
+// docs/environment.md).
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace mproc::env {
+
+/// MPROC_PLUGIN_PATH: extra plugin directories, ':'-separated, searched
+/// after those added in code.
+std::optional<std::string> plugin_path();
+/// MPROC_PLUGIN_SYSTEM_PATH: when set (even empty), replaces the built-in
+/// directories (build tree, next to the executable, next to libmproc,
+/// install dir). Tests set it empty to blank the system path.
+std::optional<std::string> plugin_system_path();
+/// MPROC_START_METHOD: the default start method.
+std::optional<std::string> start_method();
+/// MPROC_SERIALIZER: the default serializer.
+std::optional<std::string> serializer();
+
+}  // namespace mproc::env

@@ -1,0 +1,161 @@
+// Connection ends over POSIX file descriptors: one writev per message sent,
+// exact reads with no buffering (so poll() on the fd tells the truth).
+#include <mproc/plugin/fd_connection.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <system_error>
+
+#include <mproc/errors.hpp>
+
+#include "poll_posix.hpp"
+
+namespace mproc::plugin {
+
+namespace {
+
+[[noreturn]] void throw_errno(const char* what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
+
+bool is_socket(int fd) {
+    struct stat st {};
+    return fd >= 0 && ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+class FdConnection final : public ConnectionImpl {
+public:
+    FdConnection(int rfd, int wfd) : rfd_(rfd), wfd_(wfd), socket_(is_socket(wfd)) {
+        if (!socket_ && wfd_ >= 0) ignore_sigpipe_once();
+    }
+    ~FdConnection() override { close(); }
+
+    void write_all(std::span<const std::byte> head, std::span<const std::byte> body) override {
+        if (wfd_ < 0) throw ClosedError("handle is closed");
+        iovec iov[2] = {{const_cast<std::byte*>(head.data()), head.size()},
+                        {const_cast<std::byte*>(body.data()), body.size()}};
+        int first = 0;
+        while (first < 2) {
+            ssize_t n;
+            if (socket_) {
+                msghdr mh{};
+                mh.msg_iov = iov + first;
+                mh.msg_iovlen = 2 - first;
+                n = ::sendmsg(wfd_, &mh, MSG_NOSIGNAL);
+            } else {
+                n = ::writev(wfd_, iov + first, 2 - first);
+            }
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EPIPE || errno == ECONNRESET)
+                    throw std::system_error(errno, std::generic_category(),
+                                            "send: the other end of the connection is closed");
+                throw_errno("send");
+            }
+            auto left = std::size_t(n);
+            while (first < 2 && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+            if (first < 2) {
+                iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+                iov[first].iov_len -= left;
+            }
+        }
+    }
+
+    bool read_exact(std::span<std::byte> out) override {
+        if (rfd_ < 0) throw ClosedError("handle is closed");
+        std::size_t got = 0;
+        while (got < out.size()) {
+            ssize_t n = ::read(rfd_, out.data() + got, out.size() - got);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == ECONNRESET) n = 0;  // a reset peer is an ended stream
+                else throw_errno("recv");
+            }
+            if (n == 0) {
+                if (got == 0) return false;
+                throw EOFError("end of stream inside a message");
+            }
+            got += std::size_t(n);
+        }
+        return true;
+    }
+
+    bool poll(Timeout timeout) override {
+        if (rfd_ < 0) throw ClosedError("handle is closed");
+        return detail::poll_readable(rfd_, timeout);
+    }
+
+    NativeHandle wait_handle() const override { return rfd_ >= 0 ? rfd_ : wfd_; }
+
+    std::vector<NativeHandle> native_handles() const override {
+        std::vector<NativeHandle> v;
+        if (rfd_ >= 0) v.push_back(rfd_);
+        if (wfd_ >= 0 && wfd_ != rfd_) v.push_back(wfd_);
+        return v;
+    }
+
+    void close() noexcept override {
+        if (rfd_ >= 0) ::close(rfd_);
+        if (wfd_ >= 0 && wfd_ != rfd_) ::close(wfd_);
+        rfd_ = wfd_ = -1;
+    }
+
+private:
+    int rfd_;
+    int wfd_;
+    bool socket_;
+};
+
+std::pair<int, int> make_os_pipe() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe2");
+    return {p[0], p[1]};
+}
+
+}  // namespace
+
+void ignore_sigpipe_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction old {};
+        if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL &&
+            !(old.sa_flags & SA_SIGINFO))
+            ::signal(SIGPIPE, SIG_IGN);
+    });
+}
+
+bool poll_handle(NativeHandle handle, Timeout timeout) {
+    return detail::poll_readable(int(handle), timeout);
+}
+
+std::unique_ptr<ConnectionImpl> make_fd_connection(int rfd, int wfd) {
+    return std::make_unique<FdConnection>(rfd, wfd);
+}
+
+std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make_fd_pipe(
+    bool duplex) {
+    auto [r1, w1] = make_os_pipe();
+    if (!duplex) return {make_fd_connection(r1, -1), make_fd_connection(-1, w1)};
+    std::pair<int, int> second;
+    try {
+        second = make_os_pipe();
+    } catch (...) {
+        ::close(r1);
+        ::close(w1);
+        throw;
+    }
+    auto [r2, w2] = second;
+    return {make_fd_connection(r1, w2), make_fd_connection(r2, w1)};
+}
+
+}  // namespace mproc::plugin

@@ -1,0 +1,66 @@
+// POSIX pieces of Process: pids, signals, streams, the parent's sentinel.
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <mproc/process.hpp>
+
+#include "poll_posix.hpp"
+#include "process_state.hpp"
+
+namespace mproc {
+
+int cpu_count() {
+    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? int(n) : 1;
+}
+
+namespace detail {
+
+void flush_std_streams() {
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+}
+
+int current_pid() { return int(::getpid()); }
+
+std::string signal_name(int sig) {
+    if (const char* abbrev = ::sigabbrev_np(sig)) return std::string("SIG") + abbrev;
+    return std::to_string(sig);
+}
+
+void redirect_stdin_to_devnull() {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (fd != 0) {
+        ::dup2(fd, 0);  // dup2 clears close-on-exec on the new descriptor
+        ::close(fd);
+    }
+}
+
+int open_parent_sentinel(int parent_pid) {
+    int fd = int(::syscall(SYS_pidfd_open, parent_pid, 0));
+    if (fd < 0) return -1;
+    // If the parent is still our parent now, the pidfd opened before it could
+    // have been reaped, so it refers to the right process.
+    if (::getppid() != parent_pid) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool sentinel_ready(int fd, Timeout timeout) { return poll_readable(fd, timeout); }
+
+void close_handle(int fd) {
+    if (fd >= 0) ::close(fd);
+}
+
+}  // namespace detail
+}  // namespace mproc

@@ -1,0 +1,76 @@
+// mproc::wait and the poll helpers on POSIX poll(2).
+#include <mproc/wait.hpp>
+
+#include <poll.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <system_error>
+
+#include "poll_posix.hpp"
+
+namespace mproc {
+
+namespace detail {
+
+std::vector<std::size_t> poll_readable(std::span<const int> fds, Timeout timeout) {
+    using clock = std::chrono::steady_clock;
+    std::vector<pollfd> pfds(fds.size());
+    for (std::size_t i = 0; i < fds.size(); ++i) pfds[i] = {fds[i], POLLIN, 0};
+    std::optional<clock::time_point> deadline;
+    if (timeout) {
+        auto t = std::max(timeout->count(), 0.0);  // negative means zero, as in Python
+        deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                      std::chrono::duration<double>(t));
+    }
+    for (;;) {
+        int ms = -1;
+        if (deadline) {
+            auto left = std::chrono::duration<double, std::milli>(*deadline - clock::now()).count();
+            ms = left <= 0 ? 0 : int(std::min(std::ceil(left), 2147483647.0));
+        }
+        int n = ::poll(pfds.data(), pfds.size(), ms);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw std::system_error(errno, std::generic_category(), "poll");
+        }
+        std::vector<std::size_t> ready;
+        for (std::size_t i = 0; i < pfds.size(); ++i)
+            if (pfds[i].revents != 0) ready.push_back(i);
+        if (!ready.empty() || ms == 0) return ready;
+        if (deadline && clock::now() >= *deadline) return ready;
+    }
+}
+
+bool poll_readable(int fd, Timeout timeout) {
+    return !poll_readable(std::span<const int>(&fd, 1), timeout).empty();
+}
+
+}  // namespace detail
+
+std::intptr_t Waitable::native_handle() const {
+    if (auto* c = connection()) return c->fileno();
+    if (auto* s = sentinel()) return s->handle;
+    return std::get<RawHandle>(object_).handle;
+}
+
+std::vector<Waitable> wait(std::span<const Waitable> objects, Timeout timeout) {
+    std::vector<int> fds;
+    fds.reserve(objects.size());
+    for (const auto& o : objects) fds.push_back(int(o.native_handle()));
+    std::vector<Waitable> out;
+    for (auto i : detail::poll_readable(fds, timeout)) out.push_back(objects[i]);
+    return out;
+}
+
+std::vector<Connection> wait(const std::vector<Connection>& connections, Timeout timeout) {
+    std::vector<int> fds;
+    fds.reserve(connections.size());
+    for (const auto& c : connections) fds.push_back(int(c.fileno()));
+    std::vector<Connection> out;
+    for (auto i : detail::poll_readable(fds, timeout)) out.push_back(connections[i]);
+    return out;
+}
+
+}  // namespace mproc

@@ -1,0 +1,33 @@
+// Helpers shared by the tests.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <mproc/mproc.hpp>
+
+namespace mproc::test {
+
+/// The start methods to run process tests under: every one that loads here
+/// except the test-only third-party backend.
+std::vector<std::string> start_methods();
+
+/// Child processes of this process that exist right now (zombies included).
+std::vector<int> child_pids();
+
+/// Everything readable from fd until end of file.
+std::string read_all(int fd);
+
+/// Number of open file descriptors of this process.
+int open_fd_count();
+
+}  // namespace mproc::test
+
+/// Runs the rest of the test case once per start method, with `ctx` the
+/// context; a failure names the method.
+#define FOR_EACH_START_METHOD(ctx)                                                   \
+    const std::string mproc_method_ = GENERATE(from_range(::mproc::test::start_methods())); \
+    INFO("start method: " << mproc_method_);                                         \
+    ::mproc::Context ctx = ::mproc::get_context(mproc_method_)

@@ -1,0 +1,141 @@
+// The test runner: Catch2 plus what every test case gets for free. Each test
+// case has a timeout (MPROC_TEST_TIMEOUT seconds, default 60): a hang kills
+// the whole test process group and fails. After each test case the runner
+// checks that it left no child processes and no open file descriptors; a
+// leak fails the run, naming the test case.
+#define CATCH_CONFIG_RUNNER
+// Children are forked from the test process: Catch2 signal handlers there
+// would report a child killed on purpose as a failed test.
+#define CATCH_CONFIG_NO_POSIX_SIGNALS
+#include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "support.hpp"
+
+namespace mproc::test {
+
+std::vector<std::string> start_methods() {
+    std::vector<std::string> out;
+    for (auto& m : mproc::get_all_start_methods())
+        if (m != "thirdparty") out.push_back(m);
+    return out;
+}
+
+std::vector<int> child_pids() {
+    std::vector<int> out;
+    int self = ::getpid();
+    DIR* d = ::opendir("/proc");
+    if (!d) return out;
+    while (auto* e = ::readdir(d)) {
+        int pid = std::atoi(e->d_name);
+        if (pid <= 0) continue;
+        std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
+        std::string line;
+        if (!std::getline(f, line)) continue;
+        auto rp = line.rfind(')');
+        if (rp == std::string::npos) continue;
+        std::istringstream rest(line.substr(rp + 2));
+        char state;
+        int ppid;
+        rest >> state >> ppid;
+        if (ppid == self) out.push_back(pid);
+    }
+    ::closedir(d);
+    return out;
+}
+
+std::string read_all(int fd) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return out;
+        out.append(buf, std::size_t(n));
+    }
+}
+
+int open_fd_count() {
+    int n = 0;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return -1;
+    while (auto* e = ::readdir(d))
+        if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+    return n - 1;  // the directory stream itself
+}
+
+}  // namespace mproc::test
+
+namespace {
+
+std::string current_test;
+bool leaks_found = false;
+int fds_before = 0;
+unsigned timeout_seconds = 60;
+
+void on_timeout(int) {
+    const char head[] = "\n*** test case timed out: ";
+    (void)!::write(2, head, sizeof head - 1);
+    (void)!::write(2, current_test.data(), current_test.size());
+    (void)!::write(2, "\n", 1);
+    ::kill(0, SIGKILL);  // the whole test process group, children included
+    ::_exit(124);
+}
+
+struct LeakListener : Catch::TestEventListenerBase {
+    using TestEventListenerBase::TestEventListenerBase;
+
+    void testCaseStarting(const Catch::TestCaseInfo& info) override {
+        current_test = info.name;
+        fds_before = mproc::test::open_fd_count();
+        ::alarm(timeout_seconds);
+    }
+
+    void testCaseEnded(const Catch::TestCaseStats& stats) override {
+        ::alarm(0);
+        auto kids = mproc::test::child_pids();
+        int fds_after = mproc::test::open_fd_count();
+        if (!kids.empty()) {
+            std::fprintf(stderr, "LEAK: test case '%s' left %zu child process(es) behind\n",
+                         stats.testInfo.name.c_str(), kids.size());
+            for (int pid : kids) ::kill(pid, SIGKILL);
+            leaks_found = true;
+        }
+        if (fds_after != fds_before) {
+            std::fprintf(stderr, "LEAK: test case '%s' changed the open fd count from %d to %d\n",
+                         stats.testInfo.name.c_str(), fds_before, fds_after);
+            leaks_found = true;
+        }
+    }
+};
+
+}  // namespace
+
+CATCH_REGISTER_LISTENER(LeakListener)
+
+int main(int argc, char** argv) {
+    mproc::freeze_support(argc, argv);
+    if (const char* t = std::getenv("MPROC_TEST_TIMEOUT")) timeout_seconds = unsigned(std::atoi(t));
+    ::setpgid(0, 0);  // so a timeout can kill exactly this test and its children
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphaned grandchildren become ours: leaks show
+    ::signal(SIGALRM, on_timeout);
+    // Load the plugins before counting fds (loading opens none that stay).
+    (void)mproc::test::start_methods();
+    int rc = Catch::Session().run(argc, argv);
+    if (leaks_found) {
+        std::fprintf(stderr, "FAILED: resources leaked (see LEAK lines above)\n");
+        return rc == 0 ? 1 : rc;
+    }
+    return rc;
+}
