@@ -27,7 +27,7 @@ int open_fd_count();
 
 /// Runs the rest of the test case once per start method, with `ctx` the
 /// context; a failure names the method.
-#define FOR_EACH_START_METHOD(ctx)                                                   \
+#define FOR_EACH_START_METHOD(ctx)                                                          \
     const std::string mproc_method_ = GENERATE(from_range(::mproc::test::start_methods())); \
-    INFO("start method: " << mproc_method_);                                         \
+    INFO("start method: " << mproc_method_);                                                \
     ::mproc::Context ctx = ::mproc::get_context(mproc_method_)

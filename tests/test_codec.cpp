@@ -37,12 +37,12 @@ struct Point {
 
 // The macro may sit in a private section.
 class Secret {
-public:
+  public:
     Secret() = default;
     Secret(std::vector<Point> p, std::optional<double> w) : points_(std::move(p)), weight_(w) {}
     bool operator==(const Secret&) const = default;
 
-private:
+  private:
     std::vector<Point> points_;
     std::optional<double> weight_;
     MPROC_FIELDS(points_, weight_)
@@ -389,6 +389,12 @@ TEST_CASE("codec reports short data and leaves trailing data", "[codec]") {
     w.load(raw({0xcd, 1}));  // uint16 missing a byte
     CHECK_THROWS_WITH(mproc::decode<int>(*w.dec), Contains("need 3 bytes at offset 0, have 2"));
 
+    w.load(raw({0x93, 1}));  // [1, ?, ?]: a loop "until end" must not spin
+    CHECK(w.dec->read_array() == 3);
+    CHECK(w.dec->read_int() == 1);
+    CHECK_THROWS_WITH(w.dec->peek(),
+                      Contains("ends at offset 2 with 2 items of a container unread"));
+
     w.load(raw({1, 2}));
     CHECK(mproc::decode<int>(*w.dec) == 1);
     CHECK(w.dec->remaining() == 1);
@@ -406,8 +412,8 @@ TEST_CASE("msgpack decoder reads every msgpack format", "[codec]") {
     CHECK(d.read_double() == -32);
     CHECK(d.read_uint() == (1ull << 32));
     // float32 widens; str8/bin16/array16/map32 headers.
-    w.load(raw({0xca, 0x3f, 0xc0, 0, 0, 0xd9, 1, 'a', 0xc5, 0, 1, 9, 0xdc, 0, 1, 0xc0, 0xdf, 0,
-                0, 0, 1, 0xc2, 0xc3}));
+    w.load(raw({0xca, 0x3f, 0xc0, 0,    0,    0xd9, 1, 'a', 0xc5, 0,    1,   9,
+                0xdc, 0,    1,    0xc0, 0xdf, 0,    0, 0,   1,    0xc2, 0xc3}));
     CHECK(d.peek() == ValueKind::floating);
     CHECK(d.read_double() == 1.5);
     CHECK(d.read_str() == "a");
@@ -479,5 +485,5 @@ TEST_CASE("msgpack encoder reuses its buffer", "[codec]") {
         mproc::encode(*w.enc, payload);
         CHECK(w.enc->data().data() == first);
     }
-    CHECK(w.enc->data().size() == 2 + payload.size());  // str8 header
+    CHECK(w.enc->data().size() == 3 + payload.size());  // str16 header
 }

@@ -40,7 +40,7 @@ struct Counts {
 // Decodes `message` in every way the fuzzer tries; only SerializationError may
 // escape the decoder, and Catch reports anything else as a failure.
 class Target {
-public:
+  public:
     Target() : dec_(mproc::get_serializer("msgpack").make_decoder()) {}
 
     void run(std::span<const std::byte> message, Counts& counts) {
@@ -51,8 +51,7 @@ public:
         attempt(message, counts, [](mproc::Decoder& d) { mproc::decode<Record>(d); });
         attempt(message, counts, [](mproc::Decoder& d) { mproc::decode<Dict>(d); });
         attempt(message, counts, [](mproc::Decoder& d) {
-            mproc::decode<std::tuple<std::optional<double>, mproc::bytes, std::array<bool, 2>>>(
-                d);
+            mproc::decode<std::tuple<std::optional<double>, mproc::bytes, std::array<bool, 2>>>(d);
         });
         attempt(message, counts, [](mproc::Decoder& d) {
             while (d.peek() != mproc::ValueKind::end) d.skip();
@@ -60,7 +59,7 @@ public:
         attempt(message, counts, [](mproc::Decoder& d) { read_generic(d); });
     }
 
-private:
+  private:
     template <class F>
     void attempt(std::span<const std::byte> message, Counts& counts, F f) {
         dec_->reset(message);
@@ -75,15 +74,32 @@ private:
     // Walks any item through the typed reads, as a dynamic object decoder would.
     static void read_generic(mproc::Decoder& d) {
         switch (d.peek()) {
-            case mproc::ValueKind::nil: d.read_nil(); break;
-            case mproc::ValueKind::boolean: d.read_bool(); break;
-            case mproc::ValueKind::integer: d.read_double(); break;
-            case mproc::ValueKind::floating: d.read_double(); break;
-            case mproc::ValueKind::str: d.read_str(); break;
-            case mproc::ValueKind::bin: d.read_bin(); break;
-            case mproc::ValueKind::bulk: d.read_bulk(mproc::ScalarKind::u8); break;
-            case mproc::ValueKind::handle: d.read_handle(); break;
-            case mproc::ValueKind::end: break;
+            case mproc::ValueKind::nil:
+                d.read_nil();
+                break;
+            case mproc::ValueKind::boolean:
+                d.read_bool();
+                break;
+            case mproc::ValueKind::integer:
+                d.read_double();
+                break;
+            case mproc::ValueKind::floating:
+                d.read_double();
+                break;
+            case mproc::ValueKind::str:
+                d.read_str();
+                break;
+            case mproc::ValueKind::bin:
+                d.read_bin();
+                break;
+            case mproc::ValueKind::bulk:
+                d.read_bulk(mproc::ScalarKind::u8);
+                break;
+            case mproc::ValueKind::handle:
+                d.read_handle();
+                break;
+            case mproc::ValueKind::end:
+                break;
             case mproc::ValueKind::array:
                 for (std::size_t n = d.read_array(); n > 0; --n) read_generic(d);
                 break;

@@ -127,7 +127,7 @@ CATCH_REGISTER_LISTENER(LeakListener)
 int main(int argc, char** argv) {
     mproc::freeze_support(argc, argv);
     if (const char* t = std::getenv("MPROC_TEST_TIMEOUT")) timeout_seconds = unsigned(std::atoi(t));
-    ::setpgid(0, 0);  // so a timeout can kill exactly this test and its children
+    ::setpgid(0, 0);                     // so a timeout can kill exactly this test and its children
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphaned grandchildren become ours: leaks show
     ::signal(SIGALRM, on_timeout);
     // Load the plugins before counting fds (loading opens none that stay).

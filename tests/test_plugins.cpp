@@ -1,1 +1,66 @@
-#include <catch2/catch.hpp>
+// The plugin registry: refusals name the file and the reason; a third-party
+// backend built outside backends/ is found through MPROC_PLUGIN_PATH.
+#include <cstdlib>
+#include <filesystem>
+
+#include "support.hpp"
+
+namespace mp = mproc;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::string refusal(const char* name) {
+    try {
+        mp::get_context(name);
+    } catch (const mp::PluginError& e) {
+        return e.what();
+    }
+    return "loaded";
+}
+
+void report_marker() {
+    mp::exit(std::getenv("MPROC_TEST_THIRD_PARTY_CHILD") ? 7 : 0);
+}
+
+}  // namespace
+
+TEST_CASE("a plugin with another ABI version is refused", "[plugins]") {
+    auto msg = refusal("wrongabi");
+    CHECK_THAT(msg, Contains("mproc-backend-wrongabi.so"));
+    CHECK_THAT(msg, Contains("has plugin ABI version 2, this libmproc expects 1"));
+}
+
+TEST_CASE("a library without the entry symbol is refused", "[plugins]") {
+    auto msg = refusal("noentry");
+    CHECK_THAT(msg, Contains("mproc-backend-noentry.so"));
+    CHECK_THAT(msg, Contains("has no mproc_plugin_entry symbol"));
+}
+
+TEST_CASE("a plugin whose name differs from its file is refused", "[plugins]") {
+    auto msg = refusal("misnamed");
+    CHECK_THAT(msg, Contains("mproc-backend-misnamed.so"));
+    CHECK_THAT(msg, Contains("declares the name 'fork' but its file name says 'misnamed'"));
+}
+
+TEST_CASE("a third-party backend is found on MPROC_PLUGIN_PATH and used", "[plugins]") {
+    const char* path = std::getenv("MPROC_PLUGIN_PATH");
+    REQUIRE(path != nullptr);
+    CHECK_THAT(std::string(path), Contains(MPROC_TEST_PLUGIN_DIR));
+    auto ctx = mp::get_context("thirdparty");
+    CHECK(ctx.get_start_method() == "thirdparty");
+    auto p = ctx.Process(report_marker);
+    p.start();
+    p.join();
+    CHECK(p.exitcode() == 7);  // the child was started by the third-party backend
+}
+
+TEST_CASE("directories added in code come first", "[plugins]") {
+    auto dir = std::filesystem::temp_directory_path() / "mproc-test-plugin-dir";
+    mp::add_plugin_directory(dir);
+    auto dirs = mp::plugin_directories();
+    REQUIRE_FALSE(dirs.empty());
+    CHECK(dirs.front() == dir);
+    // The system path is blanked for tests: only user and MPROC_PLUGIN_PATH dirs.
+    for (const auto& d : dirs) CHECK_THAT(d.string(), !Contains("/usr/"));
+}

@@ -17,21 +17,33 @@ using Catch::Matchers::StartsWith;
 namespace {
 
 void do_nothing() {}
-int return_one() { return 1; }
-void exit_with(int code) { mp::exit(code); }
-void send_sum(mp::Connection c, int a, std::string b) { c.send(a + static_cast<int>(b.size())); }
-void wait_for_message(mp::Connection c) { (void)c.recv<int>(); }
-void block_on_pipe(mp::Connection c) { (void)c.recv<int>(); }
-void self_abort() { std::abort(); }
+int return_one() {
+    return 1;
+}
+void exit_with(int code) {
+    mp::exit(code);
+}
+void send_sum(mp::Connection c, int a, std::string b) {
+    c.send(a + static_cast<int>(b.size()));
+}
+void wait_for_message(mp::Connection c) {
+    (void)c.recv<int>();
+}
+void block_on_pipe(mp::Connection c) {
+    (void)c.recv<int>();
+}
+void self_abort() {
+    std::abort();
+}
 
 // Reports the child's view of itself: name, pid, daemon, authkey, parent pid,
 // parent name, parent alive.
 void report_identity(mp::Connection c) {
     auto& me = mp::current_process();
     auto* parent = mp::parent_process();
-    c.send(std::tuple{me.name(), *me.pid(), me.daemon(), me.authkey(),
-                      parent ? *parent->pid() : -1, parent ? parent->name() : std::string(),
-                      parent ? parent->is_alive() : false, static_cast<int>(::getpid())});
+    c.send(std::tuple{me.name(), *me.pid(), me.daemon(), me.authkey(), parent ? *parent->pid() : -1,
+                      parent ? parent->name() : std::string(), parent ? parent->is_alive() : false,
+                      static_cast<int>(::getpid())});
 }
 
 // Starts a grandchild and sends back the grandchild's name and its own.
@@ -40,8 +52,8 @@ void start_grandchild(mp::Connection c) {
     mp::Process g(report_identity, w);
     g.start();
     w.close();
-    auto id = r.recv<std::tuple<std::string, int, bool, std::vector<std::byte>, int, std::string,
-                                bool, int>>();
+    auto id = r.recv<
+        std::tuple<std::string, int, bool, std::vector<std::byte>, int, std::string, bool, int>>();
     g.join();
     c.send(std::tuple{mp::current_process().name(), std::get<0>(id), std::get<5>(id)});
 }
@@ -214,7 +226,8 @@ TEST_CASE("misuse is reported with a clear error", "[process]") {
         CHECK_THAT(p.repr(), Contains("closed"));
     }
     SECTION("join of the current process, in a child and in the main process") {
-        CHECK_THROWS_WITH(mp::current_process().join(), Contains("cannot join the current process"));
+        CHECK_THROWS_WITH(mp::current_process().join(),
+                          Contains("cannot join the current process"));
         auto [r, w] = ctx.Pipe(false);
         auto p = ctx.Process(join_self, w);
         p.start();
@@ -297,7 +310,8 @@ TEST_CASE("the daemon flag is inherited and daemons may not have children", "[pr
     CHECK(p.daemon());
     p.start();
     w.close();
-    CHECK_THAT(r.recv<std::string>(), Contains("daemonic processes are not allowed to have children"));
+    CHECK_THAT(r.recv<std::string>(),
+               Contains("daemonic processes are not allowed to have children"));
     p.join();
     CHECK_THAT(p.repr(), Contains(" daemon>"));
 }
@@ -323,10 +337,11 @@ TEST_CASE("repr shows the state as Python's does", "[process]") {
     FOR_EACH_START_METHOD(ctx);
     auto [r, w] = ctx.Pipe();
     auto p = ctx.Process({.name = "Process-x"}, wait_for_message, r);
-    CHECK(p.repr() == "<Process name='Process-x' parent=" + std::to_string(::getpid()) + " initial>");
+    CHECK(p.repr() ==
+          "<Process name='Process-x' parent=" + std::to_string(::getpid()) + " initial>");
     p.start();
-    CHECK(p.repr() == fmt::format("<Process name='Process-x' pid={} parent={} started>", *p.pid(),
-                                  ::getpid()));
+    CHECK(p.repr() ==
+          fmt::format("<Process name='Process-x' pid={} parent={} started>", *p.pid(), ::getpid()));
     w.send(1);
     p.join();
     CHECK(p.repr() == fmt::format("<Process name='Process-x' pid={} parent={} stopped exitcode=0>",

@@ -14,7 +14,7 @@
 namespace {
 
 class ForkBackend final : public mproc::plugin::ContextBackend {
-public:
+  public:
     std::string_view name() const override { return "fork"; }
 
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
@@ -39,9 +39,12 @@ void* make_backend() {
     return &backend;
 }
 
-const mproc::plugin::PluginInfo info = {
-    mproc::plugin::abi_version, MPROC_TOOLCHAIN_TAG, mproc::plugin::PluginKind::start_method,
-    "fork", "0.1.0", &make_backend};
+const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
+                                        MPROC_TOOLCHAIN_TAG,
+                                        mproc::plugin::PluginKind::start_method,
+                                        "fork",
+                                        "0.1.0",
+                                        &make_backend};
 
 }  // namespace
 

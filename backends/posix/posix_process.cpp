@@ -13,8 +13,12 @@
 
 namespace mproc::posix {
 
-void PosixProcess::terminate() { signal(SIGTERM); }
-void PosixProcess::kill() { signal(SIGKILL); }
+void PosixProcess::terminate() {
+    signal(SIGTERM);
+}
+void PosixProcess::kill() {
+    signal(SIGKILL);
+}
 
 int exitcode_from_status(int status) {
     if (WIFSIGNALED(status)) return -WTERMSIG(status);
@@ -34,7 +38,9 @@ PosixProcess::PosixProcess(pid_t pid) : pid_(pid) {
     }
 }
 
-PosixProcess::~PosixProcess() { close(); }
+PosixProcess::~PosixProcess() {
+    close();
+}
 
 std::optional<int> PosixProcess::poll() {
     if (done_.load(std::memory_order_acquire)) return exitcode_;

@@ -18,7 +18,7 @@ int exitcode_from_status(int status);
 
 /// A direct child, reaped with waitpid, waited on through a pidfd.
 class PosixProcess final : public plugin::ProcessHandle {
-public:
+  public:
     /// Takes a freshly started child; opens its pidfd.
     explicit PosixProcess(pid_t pid);
     ~PosixProcess() override;
@@ -31,7 +31,7 @@ public:
     plugin::NativeHandle sentinel() const override { return pidfd_; }
     void close() noexcept override;
 
-private:
+  private:
     void signal(int sig);
 
     pid_t pid_;

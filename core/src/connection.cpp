@@ -45,6 +45,13 @@ constexpr std::size_t trusted_chunk = std::size_t(1) << 20;
 
 }  // namespace
 
+namespace detail {
+/// A backend-independent end from received handles (platform file).
+std::unique_ptr<plugin::ConnectionImpl> connection_from_handles(bool readable, bool writable,
+                                                                std::intptr_t first,
+                                                                std::intptr_t second);
+}  // namespace detail
+
 struct Connection::State {
     std::unique_ptr<plugin::ConnectionImpl> impl;
     bool readable = false;
@@ -63,7 +70,8 @@ struct Connection::State {
         if (!impl->read_exact(std::span(b).first(4))) return std::nullopt;
         std::uint64_t n = big_endian(std::span(b).first(4));
         if (n == 0xffffffff) {
-            if (!impl->read_exact(std::span(b))) throw EOFError("end of stream inside a message header");
+            if (!impl->read_exact(std::span(b)))
+                throw EOFError("end of stream inside a message header");
             n = big_endian(b);
         }
         return n;
@@ -73,7 +81,8 @@ struct Connection::State {
         // The unread body makes the stream unusable for reading, as in Python.
         readable = false;
         if (!writable) impl->close();
-        throw ProcessError(fmt::format("bad message length: {} bytes exceeds maxlength {}", n, max));
+        throw ProcessError(
+            fmt::format("bad message length: {} bytes exceeds maxlength {}", n, max));
     }
 
     // Reads one message body of n bytes into out (resized), growing as data
@@ -92,8 +101,7 @@ struct Connection::State {
     }
 };
 
-Connection::Connection(std::unique_ptr<plugin::ConnectionImpl> impl, bool readable,
-                       bool writable)
+Connection::Connection(std::unique_ptr<plugin::ConnectionImpl> impl, bool readable, bool writable)
     : state_(std::make_shared<State>()) {
     state_->impl = std::move(impl);
     state_->readable = readable;
@@ -182,9 +190,13 @@ std::size_t Connection::recv_bytes_into(std::span<std::byte> buf, std::size_t of
     return *n;
 }
 
-bool Connection::poll(Timeout timeout) { return live(true, false).impl->poll(timeout); }
+bool Connection::poll(Timeout timeout) {
+    return live(true, false).impl->poll(timeout);
+}
 
-std::intptr_t Connection::fileno() const { return live(false, false).impl->wait_handle(); }
+std::intptr_t Connection::fileno() const {
+    return live(false, false).impl->wait_handle();
+}
 
 void Connection::close() noexcept {
     if (state_ && state_->impl) {
@@ -193,8 +205,41 @@ void Connection::close() noexcept {
     }
 }
 
-bool Connection::closed() const noexcept { return !state_ || !state_->impl; }
-bool Connection::readable() const noexcept { return state_ && state_->readable; }
-bool Connection::writable() const noexcept { return state_ && state_->writable; }
+bool Connection::closed() const noexcept {
+    return !state_ || !state_->impl;
+}
+bool Connection::readable() const noexcept {
+    return state_ && state_->readable;
+}
+bool Connection::writable() const noexcept {
+    return state_ && state_->writable;
+}
+
+void codec<Connection>::encode(Encoder& e, const Connection& c) {
+    if (e.handles == nullptr)
+        throw SerializationError(
+            "a Connection can only cross where handles can (as a Process argument)");
+    auto* impl = c.impl();
+    if (impl == nullptr) throw ClosedError("cannot send a closed Connection");
+    auto handles = impl->native_handles();
+    e.begin_array(3);
+    e.write_bool(c.readable());
+    e.write_bool(c.writable());
+    e.begin_array(handles.size());
+    for (auto h : handles) e.write_handle(e.handles->add(h));
+}
+
+Connection codec<Connection>::decode(Decoder& d) {
+    if (d.handles == nullptr) throw SerializationError("a Connection arrived where handles cannot");
+    if (d.read_array() != 3) throw SerializationError("a Connection is an array of 3 items");
+    bool readable = d.read_bool();
+    bool writable = d.read_bool();
+    std::size_t n = d.read_array();
+    if (n < 1 || n > 2) throw SerializationError("a Connection has 1 or 2 handles");
+    std::intptr_t h[2] = {-1, -1};
+    for (std::size_t i = 0; i < n; ++i) h[i] = d.handles->get(d.read_handle());
+    return Connection(detail::connection_from_handles(readable, writable, h[0], h[1]), readable,
+                      writable);
+}
 
 }  // namespace mproc

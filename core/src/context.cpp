@@ -7,6 +7,7 @@
 #include <mproc/plugin/backend.hpp>
 
 #include "environment.hpp"
+#include "exec_child.hpp"
 #include "plugin_registry.hpp"
 
 namespace mproc {
@@ -29,16 +30,21 @@ std::string platform_default() {
 
 }  // namespace
 
-std::string_view Context::get_start_method() const { return backend_->name(); }
+std::string_view Context::get_start_method() const {
+    return backend_->name();
+}
 
 std::pair<Connection, Connection> Context::Pipe(bool duplex) const {
     auto [a, b] = backend_->make_pipe(duplex);
     return {Connection(std::move(a), true, duplex), Connection(std::move(b), duplex, true)};
 }
 
-std::pair<Connection, Connection> Pipe(bool duplex) { return get_context().Pipe(duplex); }
+std::pair<Connection, Connection> Pipe(bool duplex) {
+    return get_context().Pipe(duplex);
+}
 
 Context get_context(std::optional<std::string_view> method) {
+    detail::check_bootstrapped();
     if (!method) return get_context(*get_start_method(false));
     auto& p = detail::load_plugin(plugin::PluginKind::start_method, *method);
     return Context(*static_cast<plugin::ContextBackend*>(p.instance));
@@ -74,8 +80,12 @@ std::vector<std::string> get_all_start_methods() {
     return names;
 }
 
-void add_plugin_directory(const std::filesystem::path& dir) { detail::add_user_plugin_directory(dir); }
+void add_plugin_directory(const std::filesystem::path& dir) {
+    detail::add_user_plugin_directory(dir);
+}
 
-std::vector<std::filesystem::path> plugin_directories() { return detail::plugin_search_path(); }
+std::vector<std::filesystem::path> plugin_directories() {
+    return detail::plugin_search_path();
+}
 
 }  // namespace mproc

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include <mproc/plugin/backend.hpp>
+
 namespace mproc::env {
 
 namespace {
@@ -17,9 +19,20 @@ std::optional<std::string> get_nonempty(const char* name) {
 }
 }  // namespace
 
-std::optional<std::string> plugin_path() { return get_nonempty("MPROC_PLUGIN_PATH"); }
-std::optional<std::string> plugin_system_path() { return get("MPROC_PLUGIN_SYSTEM_PATH"); }
-std::optional<std::string> start_method() { return get_nonempty("MPROC_START_METHOD"); }
-std::optional<std::string> serializer() { return get_nonempty("MPROC_SERIALIZER"); }
+std::optional<std::string> plugin_path() {
+    return get_nonempty("MPROC_PLUGIN_PATH");
+}
+std::optional<std::string> plugin_system_path() {
+    return get("MPROC_PLUGIN_SYSTEM_PATH");
+}
+std::optional<std::string> start_method() {
+    return get_nonempty("MPROC_START_METHOD");
+}
+std::optional<std::string> serializer() {
+    return get_nonempty("MPROC_SERIALIZER");
+}
+
+bool exec_child() { return get(plugin::exec_child_env).has_value(); }
+void clear_exec_child() { ::unsetenv(plugin::exec_child_env); }
 
 }  // namespace mproc::env

@@ -19,4 +19,9 @@ std::optional<std::string> start_method();
 /// MPROC_SERIALIZER: the default serializer.
 std::optional<std::string> serializer();
 
+/// MPROC_EXEC_CHILD: set by mproc in programs it starts as exec children.
+bool exec_child();
+/// Removes MPROC_EXEC_CHILD (once this program has bootstrapped).
+void clear_exec_child();
+
 }  // namespace mproc::env

@@ -34,7 +34,7 @@ bool is_socket(int fd) {
 }
 
 class FdConnection final : public ConnectionImpl {
-public:
+  public:
     FdConnection(int rfd, int wfd) : rfd_(rfd), wfd_(wfd), socket_(is_socket(wfd)) {
         if (!socket_ && wfd_ >= 0) ignore_sigpipe_once();
     }
@@ -78,8 +78,10 @@ public:
             ssize_t n = ::read(rfd_, out.data() + got, out.size() - got);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                if (errno == ECONNRESET) n = 0;  // a reset peer is an ended stream
-                else throw_errno("recv");
+                if (errno == ECONNRESET)
+                    n = 0;  // a reset peer is an ended stream
+                else
+                    throw_errno("recv");
             }
             if (n == 0) {
                 if (got == 0) return false;
@@ -110,7 +112,7 @@ public:
         rfd_ = wfd_ = -1;
     }
 
-private:
+  private:
     int rfd_;
     int wfd_;
     bool socket_;
@@ -159,3 +161,23 @@ std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make
 }
 
 }  // namespace mproc::plugin
+
+namespace mproc::detail {
+
+// The handles arrive in native_handles() order: read end first.
+std::unique_ptr<plugin::ConnectionImpl> connection_from_handles(bool readable, bool writable,
+                                                                std::intptr_t first,
+                                                                std::intptr_t second) {
+    int rfd = -1, wfd = -1;
+    if (readable && writable) {
+        rfd = int(first);
+        wfd = second >= 0 ? int(second) : rfd;  // a duplex socket has one fd
+    } else if (readable) {
+        rfd = int(first);
+    } else {
+        wfd = int(first);
+    }
+    return plugin::make_fd_connection(rfd, wfd);
+}
+
+}  // namespace mproc::detail

@@ -15,15 +15,24 @@ namespace logging {
 
 std::string level_name(int level) {
     switch (level) {
-        case NOTSET: return "NOTSET";
-        case SUBDEBUG: return "SUBDEBUG";
-        case DEBUG: return "DEBUG";
-        case INFO: return "INFO";
-        case SUBWARNING: return "SUBWARNING";
-        case WARNING: return "WARNING";
-        case ERROR: return "ERROR";
-        case CRITICAL: return "CRITICAL";
-        default: return "Level " + std::to_string(level);
+        case NOTSET:
+            return "NOTSET";
+        case SUBDEBUG:
+            return "SUBDEBUG";
+        case DEBUG:
+            return "DEBUG";
+        case INFO:
+            return "INFO";
+        case SUBWARNING:
+            return "SUBWARNING";
+        case WARNING:
+            return "WARNING";
+        case ERROR:
+            return "ERROR";
+        case CRITICAL:
+            return "CRITICAL";
+        default:
+            return "Level " + std::to_string(level);
     }
 }
 
@@ -62,6 +71,7 @@ bool Logger::is_enabled_for(int level) const noexcept {
 void Logger::set_handler(Handler handler) {
     auto p = handler ? std::make_shared<const Handler>(std::move(handler)) : nullptr;
     has_handler_.store(p != nullptr);
+    to_stderr_.store(false);
     std::atomic_store(&handler_slot(), std::move(p));
 }
 
@@ -79,6 +89,7 @@ Logger& get_logger() {
 Logger& log_to_stderr(std::optional<int> level) {
     auto& l = get_logger();
     l.set_handler(&write_stderr);
+    l.to_stderr_.store(true);
     if (level) l.set_level(*level);
     detail::ensure_exit_handler();
     return l;

@@ -9,9 +9,9 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
-#include <fmt/format.h>
 
 #include <mproc/errors.hpp>
 
@@ -197,10 +197,9 @@ const LoadedPlugin& load_plugin(plugin::PluginKind kind, std::string_view name) 
     std::vector<std::string> refusals;
     if (auto* p = find_and_load(kind, name, refusals)) return *p;
     auto available = loadable_plugins(kind);
-    std::string msg = fmt::format("no {} named '{}' could be loaded; available: {}",
-                                  kind_name(kind), name,
-                                  available.empty() ? std::string("none")
-                                                    : fmt::format("{}", fmt::join(available, ", ")));
+    std::string msg = fmt::format(
+        "no {} named '{}' could be loaded; available: {}", kind_name(kind), name,
+        available.empty() ? std::string("none") : fmt::format("{}", fmt::join(available, ", ")));
     for (const auto& r : refusals) msg += "; refused: " + r;
     if (refusals.empty()) {
         std::vector<std::string> dirs;

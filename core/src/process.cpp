@@ -15,6 +15,7 @@
 #include <mproc/context.hpp>
 #include <mproc/logging.hpp>
 
+#include "exec_child.hpp"
 #include "process_registry.hpp"
 #include "process_state.hpp"
 
@@ -22,9 +23,9 @@ namespace mproc {
 
 namespace detail {
 
-Target::~Target() = default;
-
-ProcessState::~ProcessState() { close_handle(sentinel_fd); }
+ProcessState::~ProcessState() {
+    close_handle(sentinel_fd);
+}
 
 Process* current = nullptr;
 
@@ -76,20 +77,44 @@ void exit_function() {
     log.debug("running the remaining \"atexit\" finalizers");
 }
 
-// Core's way to the private constructors.
-struct ProcessAccess {
-    static Process* make_parent(std::string name, int pid) {
-        return new Process(Process::ParentTag{}, std::move(name), pid);
-    }
-};
+Process* ProcessAccess::make_parent(std::string name, int pid) {
+    return new Process(Process::ParentTag{}, std::move(name), pid);
+}
 
-void become_child(Process& self, std::string parent_name, int parent_pid) {
+const std::vector<int>& ProcessAccess::identity(const Process& p) { return p.state_->identity; }
+
+Process* make_exec_child(std::string name, std::vector<int> identity, bool daemon,
+                         std::vector<std::byte> authkey, std::unique_ptr<Target> target) {
+    auto* p = new Process(ProcessOptions{std::move(name), daemon});
+    auto& s = *ProcessAccess::state(*p);
+    s.identity = std::move(identity);
+    s.authkey = std::move(authkey);
+    if (target) ProcessAccess::set_target(*p, std::move(target));
+    return p;
+}
+
+namespace {
+
+void become(Process& self, Process* parent_record) {
     process_counter = 0;
     ProcessRegistry::reset_in_child();
     delete parent;  // a grandparent's record, if any
-    parent = ProcessAccess::make_parent(std::move(parent_name), parent_pid);
+    parent = parent_record;
     current = &self;
+}
+
+}  // namespace
+
+void become_child(Process& self, std::string parent_name, int parent_pid) {
+    become(self, ProcessAccess::make_parent(std::move(parent_name), parent_pid));
     redirect_stdin_to_devnull();
+}
+
+void become_exec_child(Process& self, std::string parent_name, int parent_pid,
+                       int parent_sentinel) {
+    auto* rec = ProcessAccess::make_parent(std::move(parent_name), parent_pid);
+    ProcessAccess::state(*rec)->sentinel_fd = parent_sentinel;
+    become(self, rec);
 }
 
 int bootstrap_run(Process& self) {
@@ -138,7 +163,9 @@ int fork_child_main(void* arg) {
     return detail::bootstrap_run(*l->self);
 }
 
-std::string identity_text(const std::vector<int>& id) { return fmt::format("{}", fmt::join(id, ":")); }
+std::string identity_text(const std::vector<int>& id) {
+    return fmt::format("{}", fmt::join(id, ":"));
+}
 
 }  // namespace
 
@@ -188,7 +215,9 @@ Process::~Process() {
     if (state_ && state_->handle && detail::current != this) ProcessRegistry::destroying(*this);
 }
 
-void Process::set_target(std::unique_ptr<detail::Target> target) { target_ = std::move(target); }
+void Process::set_target(std::unique_ptr<detail::Target> target) {
+    target_ = std::move(target);
+}
 
 void Process::run() {
     if (target_) target_->invoke();
@@ -205,6 +234,7 @@ ProcessState& checked(const std::shared_ptr<ProcessState>& s) {
 }  // namespace
 
 void Process::start() {
+    detail::check_bootstrapped();
     auto& s = checked(state_);
     if (s.kind != ProcessState::Kind::child || detail::current == this)
         throw ValueError("cannot start the current or parent process");
@@ -215,18 +245,20 @@ void Process::start() {
         throw ValueError("daemonic processes are not allowed to have children");
     ProcessRegistry::active();  // reaps finished children, as Python's _cleanup
     if (s.backend == nullptr) s.backend = &get_context().backend();
-    if (!s.backend->runs_closures())
-        throw ValueError(fmt::format("start method '{}' cannot start this target: only the fork "
-                                     "start method is available in this build",
-                                     s.backend->name()));
     s.name = name();  // fixes the default name (the class name is known now)
     detail::ensure_exit_handler();
-    detail::flush_std_streams();  // else buffered output would be written twice
 
     ForkLaunch launch{this, current_process().name(), detail::current_pid()};
     plugin::LaunchRequest req;
     req.child_main = &fork_child_main;
     req.child_arg = &launch;
+    detail::ExecLaunch exec;
+    if (!s.backend->runs_closures()) {
+        detail::build_exec_payload(*this, target_.get(), exec);
+        req.payload = exec.payload;
+        req.handles = exec.handles;
+    }
+    detail::flush_std_streams();  // else buffered output would be written twice
     s.handle = s.backend->start(req);
     ProcessRegistry::add(*this);
 }
@@ -250,7 +282,8 @@ bool Process::is_alive() {
     if (detail::current == this || s.kind == ProcessState::Kind::main) return true;
     if (s.kind == ProcessState::Kind::parent) {
         if (s.sentinel_fd < 0) s.sentinel_fd = detail::open_parent_sentinel(s.parent_pid);
-        return s.sentinel_fd >= 0 && !detail::sentinel_ready(s.sentinel_fd, std::chrono::seconds(0));
+        return s.sentinel_fd >= 0 &&
+               !detail::sentinel_ready(s.sentinel_fd, std::chrono::seconds(0));
     }
     if (s.parent_pid != detail::current_pid()) throw ValueError("can only test a child process");
     if (!s.handle) return false;
@@ -270,9 +303,13 @@ plugin::ProcessHandle& started(ProcessState& s) {
 
 }  // namespace
 
-void Process::terminate() { started(checked(state_)).terminate(); }
+void Process::terminate() {
+    started(checked(state_)).terminate();
+}
 
-void Process::kill() { started(checked(state_)).kill(); }
+void Process::kill() {
+    started(checked(state_)).kill();
+}
 
 void Process::close() {
     if (!state_) throw ValueError("process object was moved from");
@@ -300,7 +337,9 @@ void Process::set_name(std::string name) {
     state_->name = std::move(name);
 }
 
-bool Process::daemon() const { return state_ && state_->daemon; }
+bool Process::daemon() const {
+    return state_ && state_->daemon;
+}
 
 void Process::set_daemon(bool daemon) {
     auto& s = checked(state_);
@@ -354,11 +393,14 @@ std::string Process::repr() const {
     auto& s = *state_;
     std::optional<int> code;
     std::string status;
-    if (detail::current == this || s.kind == ProcessState::Kind::main) status = "started";
-    else if (s.closed) status = "closed";
+    if (detail::current == this || s.kind == ProcessState::Kind::main)
+        status = "started";
+    else if (s.closed)
+        status = "closed";
     else if (s.kind == ProcessState::Kind::parent || s.parent_pid != detail::current_pid())
         status = "unknown";
-    else if (!s.handle) status = "initial";
+    else if (!s.handle)
+        status = "initial";
     else {
         code = s.handle->poll();
         status = code ? "stopped" : "started";
@@ -381,13 +423,14 @@ Process& current_process() {
     return *main;
 }
 
-Process* parent_process() { return detail::parent; }
+Process* parent_process() {
+    return detail::parent;
+}
 
 void exit(int code) {
     if (detail::current) throw SystemExit(code);
     std::exit(code);
 }
 
-void freeze_support(int, char**) {}
 
 }  // namespace mproc

@@ -28,7 +28,9 @@ void flush_std_streams() {
     std::fflush(nullptr);
 }
 
-int current_pid() { return int(::getpid()); }
+int current_pid() {
+    return int(::getpid());
+}
 
 std::string signal_name(int sig) {
     if (const char* abbrev = ::sigabbrev_np(sig)) return std::string("SIG") + abbrev;
@@ -56,7 +58,11 @@ int open_parent_sentinel(int parent_pid) {
     return fd;
 }
 
-bool sentinel_ready(int fd, Timeout timeout) { return poll_readable(fd, timeout); }
+int open_own_sentinel() { return int(::syscall(SYS_pidfd_open, ::getpid(), 0)); }
+
+bool sentinel_ready(int fd, Timeout timeout) {
+    return poll_readable(fd, timeout);
+}
 
 void close_handle(int fd) {
     if (fd >= 0) ::close(fd);

@@ -81,6 +81,8 @@ void ProcessRegistry::reset_in_child() {
     registry = new Registry();
 }
 
-std::vector<Process*> active_children() { return ProcessRegistry::active(); }
+std::vector<Process*> active_children() {
+    return ProcessRegistry::active();
+}
 
 }  // namespace mproc

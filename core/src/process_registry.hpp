@@ -12,7 +12,7 @@
 namespace mproc {
 
 class ProcessRegistry {
-public:
+  public:
     /// A started child, owned by a live Process object.
     static void add(Process& p);
     /// The child's object moved.

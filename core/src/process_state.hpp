@@ -16,7 +16,7 @@ namespace mproc::detail {
 struct ProcessState {
     enum class Kind { child, main, parent };
     Kind kind = Kind::child;
-    std::string name;        // empty until given or fixed at start()
+    std::string name;  // empty until given or fixed at start()
     bool daemon = false;
     std::vector<int> identity;  // the N1:N2:... numbering
     std::vector<std::byte> authkey;
@@ -29,6 +29,14 @@ struct ProcessState {
     ~ProcessState();
 };
 
+/// Core's way into Process's private parts.
+struct ProcessAccess {
+    static Process* make_parent(std::string name, int pid);
+    static const std::vector<int>& identity(const Process& p);
+    static ProcessState* state(Process& p) { return p.state_.get(); }
+    static void set_target(Process& p, std::unique_ptr<Target> t) { p.set_target(std::move(t)); }
+};
+
 /// The process whose code is running here (the started Process object in a
 /// fork child), or nullptr in the main process.
 extern Process* current;
@@ -38,6 +46,16 @@ extern Process* current;
 int bootstrap_run(Process& self);
 /// Makes the calling (newly forked) process the child `self`.
 void become_child(Process& self, std::string parent_name, int parent_pid);
+
+/// Makes the calling new program (spawn, forkserver) the child `self`; the
+/// parent sentinel is a pidfd of the parent passed by it (or -1).
+void become_exec_child(Process& self, std::string parent_name, int parent_pid,
+                       int parent_sentinel);
+/// A new Process object for an exec child (leaked: it lives until exit).
+Process* make_exec_child(std::string name, std::vector<int> identity, bool daemon,
+                         std::vector<std::byte> authkey, std::unique_ptr<Target> target);
+/// A pidfd of this process to give a child (-1 if unsupported).
+int open_own_sentinel();
 
 /// Terminates daemonic children and joins the others (Python's
 /// util._exit_function); run at normal exit and at the end of each child.

@@ -21,8 +21,8 @@ std::vector<std::size_t> poll_readable(std::span<const int> fds, Timeout timeout
     std::optional<clock::time_point> deadline;
     if (timeout) {
         auto t = std::max(timeout->count(), 0.0);  // negative means zero, as in Python
-        deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
-                                      std::chrono::duration<double>(t));
+        deadline = clock::now() +
+                   std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(t));
     }
     for (;;) {
         int ms = -1;

@@ -2,9 +2,14 @@
 #include <mproc/plugin/abi.hpp>
 
 namespace {
-void* factory() { return nullptr; }
-const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version, MPROC_TOOLCHAIN_TAG,
-                                        mproc::plugin::PluginKind::start_method, "fork", "0",
+void* factory() {
+    return nullptr;
+}
+const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
+                                        MPROC_TOOLCHAIN_TAG,
+                                        mproc::plugin::PluginKind::start_method,
+                                        "fork",
+                                        "0",
                                         &factory};
 }  // namespace
 MPROC_PLUGIN_EXPORT(info)

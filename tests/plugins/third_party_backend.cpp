@@ -18,7 +18,7 @@ namespace {
 
 // A child handle of its own (third parties do not get mproc's internal helpers).
 class Child final : public mproc::plugin::ProcessHandle {
-public:
+  public:
     explicit Child(pid_t pid) : pid_(pid), pidfd_(int(::syscall(SYS_pidfd_open, pid, 0))) {}
     ~Child() override { close(); }
     int pid() const override { return pid_; }
@@ -40,7 +40,7 @@ public:
         pidfd_ = -1;
     }
 
-private:
+  private:
     std::optional<int> reap(int flags) {
         if (code_) return code_;
         int st = 0;
@@ -55,7 +55,7 @@ private:
 };
 
 class ThirdParty final : public mproc::plugin::ContextBackend {
-public:
+  public:
     std::string_view name() const override { return "thirdparty"; }
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
         const mproc::plugin::LaunchRequest& req) override {
@@ -79,8 +79,11 @@ void* factory() {
     static ThirdParty b;
     return &b;
 }
-const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version, MPROC_TOOLCHAIN_TAG,
-                                        mproc::plugin::PluginKind::start_method, "thirdparty",
-                                        "1.0", &factory};
+const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
+                                        MPROC_TOOLCHAIN_TAG,
+                                        mproc::plugin::PluginKind::start_method,
+                                        "thirdparty",
+                                        "1.0",
+                                        &factory};
 }  // namespace
 MPROC_PLUGIN_EXPORT(info)

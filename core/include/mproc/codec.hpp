@@ -94,11 +94,13 @@ std::remove_cvref_t<T> decode(Decoder& d) {
     return codec<std::remove_cvref_t<T>>::decode(d);
 }
 
-/// Lets codec reach the members named by MPROC_FIELDS even when the macro sits in a private section.
+/// Gives codec access to MPROC_FIELDS members, even in a private section.
 struct fields_access {
     /// True when T's body contains MPROC_FIELDS.
     template <class T>
-    static constexpr bool has = requires(T& t) { t.mproc_fields_(); };
+    static constexpr bool has = requires(T& t) {
+        t.mproc_fields_();
+    };
     /// A tuple of references to t's fields.
     template <class T>
     static auto fields(T& t) {
@@ -107,10 +109,14 @@ struct fields_access {
 };
 
 /// Inside a class body: makes the class serializable as an array of the listed members.
-#define MPROC_FIELDS(...)                                                             \
-    friend struct ::mproc::fields_access;                                             \
-    auto mproc_fields_() noexcept { return std::tie(__VA_ARGS__); }                   \
-    auto mproc_fields_() const noexcept { return std::tie(__VA_ARGS__); }
+#define MPROC_FIELDS(...)                 \
+    friend struct ::mproc::fields_access; \
+    auto mproc_fields_() noexcept {       \
+        return std::tie(__VA_ARGS__);     \
+    }                                     \
+    auto mproc_fields_() const noexcept { \
+        return std::tie(__VA_ARGS__);     \
+    }
 
 namespace detail {
 
@@ -140,18 +146,34 @@ constexpr const char* integer_name() {
         return std::array{"uint8_t", "uint16_t", "uint32_t", "uint64_t"}[i];
 }
 
+template <class T>
+concept Integer = std::integral<T> && !std::same_as<T, bool> && sizeof(T) <= 8;
+
+template <class T>
+concept CString = std::same_as<T, const char*> || std::same_as<T, char*>;
+
+template <class T>
+concept HasFields = fields_access::has<T>;
+
+template <class T>
+concept TriviallyEncoded = enable_trivial_codec<T> && !HasFields<T>;
+
 /// Element types that travel as one bulk array instead of item by item.
 template <class T>
-concept BulkScalar = (std::integral<T> && sizeof(T) <= 8) || std::same_as<T, float> ||
-                     std::same_as<T, double>;
+concept BulkScalar =
+    (std::integral<T> && sizeof(T) <= 8) || std::same_as<T, float> || std::same_as<T, double>;
 
 template <BulkScalar T>
 constexpr ScalarKind scalar_kind() {
     static_assert(std::numeric_limits<double>::is_iec559 && sizeof(float) == 4);
-    if constexpr (std::same_as<T, bool>) return ScalarKind::boolean;
-    else if constexpr (std::same_as<T, char>) return ScalarKind::character;
-    else if constexpr (std::same_as<T, float>) return ScalarKind::f32;
-    else if constexpr (std::same_as<T, double>) return ScalarKind::f64;
+    if constexpr (std::same_as<T, bool>)
+        return ScalarKind::boolean;
+    else if constexpr (std::same_as<T, char>)
+        return ScalarKind::character;
+    else if constexpr (std::same_as<T, float>)
+        return ScalarKind::f32;
+    else if constexpr (std::same_as<T, double>)
+        return ScalarKind::f64;
     else {
         constexpr std::size_t i = 2 * (std::bit_width(sizeof(T)) - 1);  // i8/u8 pairs
         return static_cast<ScalarKind>(static_cast<int>(ScalarKind::i8) + i +
@@ -175,27 +197,19 @@ std::span<const std::byte> read_scalars(Decoder& d) {
     return raw;
 }
 
-template <BulkScalar T>
-void write_scalars(Encoder& e, const T* data, std::size_t count) {
-    e.write_bulk(scalar_kind<T>(), data, count);
-}
-
 /// Any container with size(), iteration and insert(end, value): an array.
 template <class C>
 struct array_codec {
+    /// The element type.
     using value_type = typename C::value_type;
 
     /// Writes the elements as an array.
-    static void encode(Encoder& e, const C& c)
-        requires Encodable<value_type>
-    {
+    static void encode(Encoder& e, const C& c) requires Encodable<value_type> {
         e.begin_array(c.size());
         for (const auto& x : c) mproc::encode(e, x);
     }
     /// Reads an array of elements.
-    static C decode(Decoder& d)
-        requires Decodable<value_type>
-    {
+    static C decode(Decoder& d) requires Decodable<value_type> {
         const std::size_t n = d.read_array();
         C c;
         if constexpr (requires { c.reserve(n); }) c.reserve(reserve_bound(d, n));
@@ -207,13 +221,14 @@ struct array_codec {
 /// Any map-like container: a msgpack/Python dict (later duplicate keys win).
 template <class M>
 struct map_codec {
+    /// The key type.
     using key_type = typename M::key_type;
+    /// The value type.
     using mapped_type = typename M::mapped_type;
 
     /// Writes the pairs as a map.
-    static void encode(Encoder& e, const M& m)
-        requires Encodable<key_type> && Encodable<mapped_type>
-    {
+    static void encode(Encoder& e,
+                       const M& m) requires Encodable<key_type> && Encodable<mapped_type> {
         e.begin_map(m.size());
         for (const auto& [k, v] : m) {
             mproc::encode(e, k);
@@ -221,9 +236,7 @@ struct map_codec {
         }
     }
     /// Reads a map.
-    static M decode(Decoder& d)
-        requires Decodable<key_type> && Decodable<mapped_type>
-    {
+    static M decode(Decoder& d) requires Decodable<key_type> && Decodable<mapped_type> {
         const std::size_t n = d.read_map();
         M m;
         if constexpr (requires { m.reserve(n); }) m.reserve(reserve_bound(d, n, 2));
@@ -247,13 +260,14 @@ struct codec<bool> {
 };
 
 /// Integers (char too, as a number); decode throws when the value does not fit in T.
-template <class T>
-    requires(std::integral<T> && !std::same_as<T, bool> && sizeof(T) <= 8)
+template <detail::Integer T>
 struct codec<T> {
     /// Writes the integer.
     static void encode(Encoder& e, const T& v) {
-        if constexpr (std::is_signed_v<T>) e.write_int(v);
-        else e.write_uint(v);
+        if constexpr (std::is_signed_v<T>)
+            e.write_int(v);
+        else
+            e.write_uint(v);
     }
     /// Reads an integer and checks that it fits in T.
     static T decode(Decoder& d) {
@@ -269,12 +283,12 @@ struct codec<T> {
         }
     }
 
-private:
+  private:
     [[noreturn]] static void range_error(const std::string& value) {
         using limits = std::numeric_limits<T>;
-        detail::decode_error("integer " + value + " out of range for " +
-                             detail::integer_name<T>() + " [" + std::to_string(+limits::min()) +
-                             ", " + std::to_string(+limits::max()) + "]");
+        detail::decode_error("integer " + value + " out of range for " + detail::integer_name<T>() +
+                             " [" + std::to_string(+limits::min()) + ", " +
+                             std::to_string(+limits::max()) + "]");
     }
 };
 
@@ -313,13 +327,14 @@ struct codec<std::string_view> {
 };
 
 /// C strings: str (nil for a null pointer); encode only.
-template <class T>
-    requires(std::same_as<T, const char*> || std::same_as<T, char*>)
+template <detail::CString T>
 struct codec<T> {
     /// Writes a str, or nil for nullptr.
     static void encode(Encoder& e, const T& v) {
-        if (v) e.write_str(v);
-        else e.write_nil();
+        if (v)
+            e.write_str(v);
+        else
+            e.write_nil();
     }
 };
 
@@ -356,19 +371,15 @@ struct codec<std::span<const std::byte>> {
 /// and decode from either form.
 template <class T, class A>
 struct codec<std::vector<T, A>> : detail::array_codec<std::vector<T, A>> {
-    using base = detail::array_codec<std::vector<T, A>>;
-
     /// Writes the elements (bulk for numbers).
-    static void encode(Encoder& e, const std::vector<T, A>& v)
-        requires Encodable<T>
-    {
-        if constexpr (contiguous_scalars) detail::write_scalars(e, v.data(), v.size());
-        else base::encode(e, v);
+    static void encode(Encoder& e, const std::vector<T, A>& v) requires Encodable<T> {
+        if constexpr (contiguous_scalars)
+            e.write_bulk(detail::scalar_kind<T>(), v.data(), v.size());
+        else
+            base::encode(e, v);
     }
     /// Reads a bulk array of numbers, or an array of items.
-    static std::vector<T, A> decode(Decoder& d)
-        requires Decodable<T>
-    {
+    static std::vector<T, A> decode(Decoder& d) requires Decodable<T> {
         if constexpr (detail::BulkScalar<T>) {
             if (d.peek() == ValueKind::bulk) {
                 const auto raw = detail::read_scalars<T>(d);
@@ -384,7 +395,8 @@ struct codec<std::vector<T, A>> : detail::array_codec<std::vector<T, A>> {
         return base::decode(d);
     }
 
-private:
+  private:
+    using base = detail::array_codec<std::vector<T, A>>;
     static constexpr bool contiguous_scalars = detail::BulkScalar<T> && !std::same_as<T, bool>;
 };
 
@@ -392,20 +404,17 @@ private:
 template <class T, std::size_t N>
 struct codec<std::array<T, N>> {
     /// Writes the N elements.
-    static void encode(Encoder& e, const std::array<T, N>& a)
-        requires Encodable<T>
-    {
+    static void encode(Encoder& e, const std::array<T, N>& a) requires Encodable<T> {
         if constexpr (detail::BulkScalar<T>) {
-            detail::write_scalars(e, a.data(), N);
+            e.write_bulk(detail::scalar_kind<T>(), a.data(), N);
         } else {
             e.begin_array(N);
             for (const auto& x : a) mproc::encode(e, x);
         }
     }
     /// Reads exactly N elements.
-    static std::array<T, N> decode(Decoder& d)
-        requires Decodable<T> && std::default_initializable<T>
-    {
+    static std::array<T, N> decode(
+        Decoder& d) requires Decodable<T> && std::default_initializable<T> {
         std::array<T, N> a{};
         if constexpr (detail::BulkScalar<T>) {
             if (d.peek() == ValueKind::bulk) {
@@ -447,16 +456,14 @@ struct codec<std::unordered_map<K, V, H, E, A>>
 template <class T>
 struct codec<std::optional<T>> {
     /// Writes nil or the value.
-    static void encode(Encoder& e, const std::optional<T>& v)
-        requires Encodable<T>
-    {
-        if (v) mproc::encode(e, *v);
-        else e.write_nil();
+    static void encode(Encoder& e, const std::optional<T>& v) requires Encodable<T> {
+        if (v)
+            mproc::encode(e, *v);
+        else
+            e.write_nil();
     }
     /// Reads nil as std::nullopt, anything else as a T.
-    static std::optional<T> decode(Decoder& d)
-        requires Decodable<T>
-    {
+    static std::optional<T> decode(Decoder& d) requires Decodable<T> {
         if (d.peek() != ValueKind::nil) return mproc::decode<T>(d);
         d.read_nil();
         return std::nullopt;
@@ -491,16 +498,12 @@ struct codec<std::monostate> {
 template <class... Ts>
 struct codec<std::tuple<Ts...>> {
     /// Writes the elements as an array.
-    static void encode(Encoder& e, const std::tuple<Ts...>& t)
-        requires(Encodable<Ts> && ...)
-    {
+    static void encode(Encoder& e, const std::tuple<Ts...>& t) requires(Encodable<Ts>&&...) {
         e.begin_array(sizeof...(Ts));
         std::apply([&](const auto&... x) { (mproc::encode(e, x), ...); }, t);
     }
     /// Reads an array of exactly sizeof...(Ts) items.
-    static std::tuple<Ts...> decode(Decoder& d)
-        requires(Decodable<Ts> && ...)
-    {
+    static std::tuple<Ts...> decode(Decoder& d) requires(Decodable<Ts>&&...) {
         detail::expect_array(d, sizeof...(Ts), "std::tuple");
         return std::tuple<Ts...>{mproc::decode<Ts>(d)...};  // braces: left-to-right order
     }
@@ -510,17 +513,13 @@ struct codec<std::tuple<Ts...>> {
 template <class A, class B>
 struct codec<std::pair<A, B>> {
     /// Writes [first, second].
-    static void encode(Encoder& e, const std::pair<A, B>& p)
-        requires Encodable<A> && Encodable<B>
-    {
+    static void encode(Encoder& e, const std::pair<A, B>& p) requires Encodable<A> && Encodable<B> {
         e.begin_array(2);
         mproc::encode(e, p.first);
         mproc::encode(e, p.second);
     }
     /// Reads [first, second].
-    static std::pair<A, B> decode(Decoder& d)
-        requires Decodable<A> && Decodable<B>
-    {
+    static std::pair<A, B> decode(Decoder& d) requires Decodable<A> && Decodable<B> {
         detail::expect_array(d, 2, "std::pair");
         return std::pair<A, B>{mproc::decode<A>(d), mproc::decode<B>(d)};
     }
@@ -529,12 +528,11 @@ struct codec<std::pair<A, B>> {
 /// std::variant: an array [index, value]; decode checks the index.
 template <class... Ts>
 struct codec<std::variant<Ts...>> {
+    /// The variant type.
     using variant = std::variant<Ts...>;
 
     /// Writes [index, value].
-    static void encode(Encoder& e, const variant& v)
-        requires(Encodable<Ts> && ...)
-    {
+    static void encode(Encoder& e, const variant& v) requires(Encodable<Ts>&&...) {
         if (v.valueless_by_exception())
             throw SerializationError("mproc::encode: std::variant is valueless by exception");
         e.begin_array(2);
@@ -542,9 +540,7 @@ struct codec<std::variant<Ts...>> {
         std::visit([&](const auto& x) { mproc::encode(e, x); }, v);
     }
     /// Reads [index, value].
-    static variant decode(Decoder& d)
-        requires(Decodable<Ts> && ...)
-    {
+    static variant decode(Decoder& d) requires(Decodable<Ts>&&...) {
         detail::expect_array(d, 2, "std::variant");
         const std::uint64_t index = d.read_uint();
         if (index >= sizeof...(Ts))
@@ -554,7 +550,7 @@ struct codec<std::variant<Ts...>> {
         return decode_alternative(d, index, std::index_sequence_for<Ts...>{});
     }
 
-private:
+  private:
     template <std::size_t... I>
     static variant decode_alternative(Decoder& d, std::size_t index, std::index_sequence<I...>) {
         using reader = variant (*)(Decoder&);
@@ -569,31 +565,25 @@ private:
 /// std::chrono::duration: its count() (in the duration's own units).
 template <class Rep, class Period>
 struct codec<std::chrono::duration<Rep, Period>> {
+    /// The duration type.
     using duration = std::chrono::duration<Rep, Period>;
     /// Writes count().
-    static void encode(Encoder& e, const duration& v)
-        requires Encodable<Rep>
-    {
+    static void encode(Encoder& e, const duration& v) requires Encodable<Rep> {
         mproc::encode(e, v.count());
     }
     /// Reads a count.
-    static duration decode(Decoder& d)
-        requires Decodable<Rep>
-    {
+    static duration decode(Decoder& d) requires Decodable<Rep> {
         return duration(mproc::decode<Rep>(d));
     }
 };
 
 /// Classes with MPROC_FIELDS: an array of the listed fields (decode checks the count).
-template <class T>
-    requires fields_access::has<T>
+template <detail::HasFields T>
 struct codec<T> {
     /// Writes the fields as an array.
     static void encode(Encoder& e, const T& v) { mproc::encode(e, fields_access::fields(v)); }
     /// Reads the fields into a value-initialized T.
-    static T decode(Decoder& d)
-        requires std::default_initializable<T>
-    {
+    static T decode(Decoder& d) requires std::default_initializable<T> {
         T v{};
         auto fields = fields_access::fields(v);
         detail::expect_array(d, std::tuple_size_v<decltype(fields)>, "MPROC_FIELDS class");
@@ -603,8 +593,7 @@ struct codec<T> {
 };
 
 /// Types opted in with enable_trivial_codec: a bin of exactly sizeof(T) raw bytes.
-template <class T>
-    requires(enable_trivial_codec<T> && !fields_access::has<T>)
+template <detail::TriviallyEncoded T>
 struct codec<T> {
     static_assert(std::is_trivially_copyable_v<T>,
                   "mproc::enable_trivial_codec needs a trivially copyable type");

@@ -40,7 +40,7 @@ class ConnectionImpl;
 
 /// One end of a connection.
 class Connection {
-public:
+  public:
     /// A closed connection (placeholder).
     Connection() = default;
     /// Wraps a backend's connection end.
@@ -88,7 +88,7 @@ public:
     /// The backend end (for plugins and core; not for user code).
     plugin::ConnectionImpl* impl() const noexcept;
 
-private:
+  private:
     struct State;
     State& live(bool for_reading, bool for_writing) const;
     Encoder& encoder() const;
@@ -115,6 +115,16 @@ T Connection::recv() {
     check_consumed(d);
     return value;
 }
+
+/// A Connection crosses into a spawn or forkserver child as out-of-band
+/// handles (only where handles can cross: Process arguments).
+template <>
+struct codec<Connection> {
+    /// Writes the end's direction and its handles.
+    static void encode(Encoder& e, const Connection& c);
+    /// Rebuilds the end from the handles received.
+    static Connection decode(Decoder& d);
+};
 
 /// A connected pair: duplex (both ends send and receive) by default; with
 /// duplex = false the first end only receives and the second only sends.

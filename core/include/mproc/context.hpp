@@ -30,7 +30,7 @@ class ContextBackend;
 
 /// A start method and the API bound to it.
 class Context {
-public:
+  public:
     /// Wraps a loaded backend (see get_context).
     explicit Context(plugin::ContextBackend& backend) noexcept : backend_(&backend) {}
 
@@ -60,7 +60,7 @@ public:
         return a.backend_ == b.backend_;
     }
 
-private:
+  private:
     plugin::ContextBackend* backend_;
 };
 

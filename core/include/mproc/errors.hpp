@@ -15,21 +15,21 @@ namespace mproc {
 
 /// Base of mproc's runtime errors (Python: multiprocessing.ProcessError).
 class ProcessError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
     ~ProcessError() override;
 };
 
 /// A timed operation ran out of time (Python: multiprocessing.TimeoutError).
 class TimeoutError : public ProcessError {
-public:
+  public:
     using ProcessError::ProcessError;
     ~TimeoutError() override;
 };
 
 /// The peer failed HMAC authentication (Python: AuthenticationError).
 class AuthenticationError : public ProcessError {
-public:
+  public:
     using ProcessError::ProcessError;
     ~AuthenticationError() override;
 };
@@ -37,19 +37,19 @@ public:
 /// A message did not fit the buffer given to recv_bytes_into; the whole
 /// message is kept in message() (Python: BufferTooShort, args[0]).
 class BufferTooShort : public ProcessError {
-public:
+  public:
     explicit BufferTooShort(std::vector<std::byte> message);
     ~BufferTooShort() override;
     /// The complete message that did not fit.
     const std::vector<std::byte>& message() const noexcept { return message_; }
 
-private:
+  private:
     std::vector<std::byte> message_;
 };
 
 /// End of stream: the other end of a connection is closed (Python: EOFError).
 class EOFError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
     ~EOFError() override;
 };
@@ -58,7 +58,7 @@ public:
 /// a process that was never started or closing a running one (Python raises
 /// ValueError or AssertionError for these).
 class ValueError : public std::logic_error {
-public:
+  public:
     using std::logic_error::logic_error;
     ~ValueError() override;
 };
@@ -66,7 +66,7 @@ public:
 /// An operation on a closed object (Python: OSError "handle is closed" or
 /// ValueError "process object is closed").
 class ClosedError : public ValueError {
-public:
+  public:
     using ValueError::ValueError;
     ~ClosedError() override;
 };
@@ -74,14 +74,14 @@ public:
 /// A message could not be encoded or decoded: truncated, malformed,
 /// oversized or of the wrong type.
 class SerializationError : public ProcessError {
-public:
+  public:
     using ProcessError::ProcessError;
     ~SerializationError() override;
 };
 
 /// A plugin (start method or serializer) could not be found or was refused.
 class PluginError : public ProcessError {
-public:
+  public:
     using ProcessError::ProcessError;
     ~PluginError() override;
 };
@@ -89,12 +89,12 @@ public:
 /// Thrown by mproc::exit(code) to end the current process's target with an
 /// exit code, as Python's SystemExit; the child bootstrap catches it.
 class SystemExit {
-public:
+  public:
     explicit SystemExit(int code) noexcept : code_(code) {}
     /// The exit code requested.
     int code() const noexcept { return code_; }
 
-private:
+  private:
     int code_;
 };
 

@@ -41,7 +41,7 @@ inline constexpr int SUBWARNING = logging::SUBWARNING;
 
 /// The "multiprocessing" logger.
 class Logger {
-public:
+  public:
     /// Receives each record that passes the level: level, process name, text.
     using Handler = std::function<void(int level, std::string_view process, std::string_view msg)>;
 
@@ -53,32 +53,58 @@ public:
     bool is_enabled_for(int level) const noexcept;
     /// Replaces the handler (nullptr: no output).
     void set_handler(Handler handler);
+    /// True if log_to_stderr() set the handler (children inherit it).
+    bool logs_to_stderr() const noexcept { return to_stderr_.load(std::memory_order_relaxed); }
 
     /// Logs a message at a level.
     void log(int level, std::string_view msg);
     /// Logs a formatted message at a level, formatting only when enabled.
     template <class... A>
     void log(int level, fmt::format_string<A...> f, A&&... args) {
-        if (is_enabled_for(level)) log(level, std::string_view(fmt::format(f, std::forward<A>(args)...)));
+        if (is_enabled_for(level))
+            log(level, std::string_view(fmt::format(f, std::forward<A>(args)...)));
     }
     /// Logs at SUBDEBUG.
-    template <class... A> void subdebug(fmt::format_string<A...> f, A&&... a) { log(logging::SUBDEBUG, f, std::forward<A>(a)...); }
+    template <class... A>
+    void subdebug(fmt::format_string<A...> f, A&&... a) {
+        log(logging::SUBDEBUG, f, std::forward<A>(a)...);
+    }
     /// Logs at DEBUG.
-    template <class... A> void debug(fmt::format_string<A...> f, A&&... a) { log(logging::DEBUG, f, std::forward<A>(a)...); }
+    template <class... A>
+    void debug(fmt::format_string<A...> f, A&&... a) {
+        log(logging::DEBUG, f, std::forward<A>(a)...);
+    }
     /// Logs at INFO.
-    template <class... A> void info(fmt::format_string<A...> f, A&&... a) { log(logging::INFO, f, std::forward<A>(a)...); }
+    template <class... A>
+    void info(fmt::format_string<A...> f, A&&... a) {
+        log(logging::INFO, f, std::forward<A>(a)...);
+    }
     /// Logs at SUBWARNING.
-    template <class... A> void subwarning(fmt::format_string<A...> f, A&&... a) { log(logging::SUBWARNING, f, std::forward<A>(a)...); }
+    template <class... A>
+    void subwarning(fmt::format_string<A...> f, A&&... a) {
+        log(logging::SUBWARNING, f, std::forward<A>(a)...);
+    }
     /// Logs at WARNING.
-    template <class... A> void warning(fmt::format_string<A...> f, A&&... a) { log(logging::WARNING, f, std::forward<A>(a)...); }
+    template <class... A>
+    void warning(fmt::format_string<A...> f, A&&... a) {
+        log(logging::WARNING, f, std::forward<A>(a)...);
+    }
     /// Logs at ERROR.
-    template <class... A> void error(fmt::format_string<A...> f, A&&... a) { log(logging::ERROR, f, std::forward<A>(a)...); }
+    template <class... A>
+    void error(fmt::format_string<A...> f, A&&... a) {
+        log(logging::ERROR, f, std::forward<A>(a)...);
+    }
     /// Logs at CRITICAL.
-    template <class... A> void critical(fmt::format_string<A...> f, A&&... a) { log(logging::CRITICAL, f, std::forward<A>(a)...); }
+    template <class... A>
+    void critical(fmt::format_string<A...> f, A&&... a) {
+        log(logging::CRITICAL, f, std::forward<A>(a)...);
+    }
 
-private:
+  private:
     std::atomic<int> level_{logging::NOTSET};
     std::atomic<bool> has_handler_{false};
+    std::atomic<bool> to_stderr_{false};
+    friend Logger& log_to_stderr(std::optional<int> level);
 };
 
 /// The library's logger.

@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include <mproc/callable.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/timeout.hpp>
 
@@ -73,27 +74,6 @@ struct Sentinel {
 
 namespace detail {
 
-/// A type-erased target and its arguments.
-class Target {
-public:
-    virtual ~Target();
-    /// Calls the target with its arguments.
-    virtual void invoke() = 0;
-};
-
-template <class F, class... A>
-class BoundTarget final : public Target {
-public:
-    template <class G, class... B>
-    explicit BoundTarget(G&& f, B&&... args)
-        : f_(std::forward<G>(f)), args_(std::forward<B>(args)...) {}
-    void invoke() override { std::apply(f_, args_); }
-
-private:
-    F f_;
-    std::tuple<A...> args_;
-};
-
 struct ProcessState;
 struct ProcessAccess;
 
@@ -101,7 +81,7 @@ struct ProcessAccess;
 
 /// A process: start() runs run() (by default the target) in a child.
 class Process {
-public:
+  public:
     /// A process with no target (subclasses override run()).
     Process();
     /// A process with no target and the given options.
@@ -110,14 +90,15 @@ public:
     /// A process that will call f(args...) in the child. Arguments are
     /// copied (or moved) into the Process object.
     template <class F, class... A>
-        requires std::invocable<std::decay_t<F>&, std::decay_t<A>&...>
-    explicit Process(F&& f, A&&... args) : Process(ProcessOptions{}, std::forward<F>(f),
-                                                   std::forward<A>(args)...) {}
+    requires std::invocable < std::decay_t<F>
+    &, std::decay_t<A>&... > explicit Process(F&& f, A&&... args)
+        : Process(ProcessOptions{}, std::forward<F>(f), std::forward<A>(args)...) {}
 
     /// The same, with options first.
     template <class F, class... A>
-        requires std::invocable<std::decay_t<F>&, std::decay_t<A>&...>
-    Process(ProcessOptions options, F&& f, A&&... args) : Process(std::move(options)) {
+    requires std::invocable < std::decay_t<F>
+    &, std::decay_t<A>&... > Process(ProcessOptions options, F&& f, A&&... args)
+        : Process(std::move(options)) {
         set_target(std::make_unique<detail::BoundTarget<std::decay_t<F>, std::decay_t<A>...>>(
             std::forward<F>(f), std::forward<A>(args)...));
     }
@@ -178,15 +159,13 @@ public:
     void set_context(const Context& ctx);
 
     /// Prints repr().
-    friend std::ostream& operator<<(std::ostream& os, const Process& p) {
-        return os << p.repr();
-    }
+    friend std::ostream& operator<<(std::ostream& os, const Process& p) { return os << p.repr(); }
 
-protected:
+  protected:
     /// Sets the target (used by the constructors).
     void set_target(std::unique_ptr<detail::Target> target);
 
-private:
+  private:
     friend struct detail::ProcessState;
     friend struct detail::ProcessAccess;
     friend class ProcessRegistry;

@@ -44,17 +44,39 @@ enum class ValueKind : std::uint8_t {
 
 /// Scalar element type of a bulk array. Values are frozen (wire format).
 enum class ScalarKind : std::uint8_t {
-    i8 = 1, u8, i16, u16, i32, u32, i64, u64, f32, f64, boolean, character,
+    i8 = 1,
+    u8,
+    i16,
+    u16,
+    i32,
+    u32,
+    i64,
+    u64,
+    f32,
+    f64,
+    boolean,
+    character,
 };
 
 /// Size in bytes of one element of kind k (0 for an unknown kind).
 constexpr std::size_t scalar_size(ScalarKind k) noexcept {
     switch (k) {
-        case ScalarKind::i8: case ScalarKind::u8: case ScalarKind::boolean:
-        case ScalarKind::character: return 1;
-        case ScalarKind::i16: case ScalarKind::u16: return 2;
-        case ScalarKind::i32: case ScalarKind::u32: case ScalarKind::f32: return 4;
-        case ScalarKind::i64: case ScalarKind::u64: case ScalarKind::f64: return 8;
+        case ScalarKind::i8:
+        case ScalarKind::u8:
+        case ScalarKind::boolean:
+        case ScalarKind::character:
+            return 1;
+        case ScalarKind::i16:
+        case ScalarKind::u16:
+            return 2;
+        case ScalarKind::i32:
+        case ScalarKind::u32:
+        case ScalarKind::f32:
+            return 4;
+        case ScalarKind::i64:
+        case ScalarKind::u64:
+        case ScalarKind::f64:
+            return 8;
     }
     return 0;
 }
@@ -63,7 +85,7 @@ constexpr std::size_t scalar_size(ScalarKind k) noexcept {
 /// decoding (a Connection end crossing into a spawned child, say). The
 /// serializer writes only the slot number.
 class HandleTable {
-public:
+  public:
     virtual ~HandleTable();
     /// Adds a native handle, returns its slot.
     virtual std::uint32_t add(std::intptr_t handle) = 0;
@@ -73,7 +95,7 @@ public:
 
 /// Writes one message. Reused: clear() starts a new message.
 class Encoder {
-public:
+  public:
     virtual ~Encoder();
     /// Forgets what was written; keeps the buffer's capacity.
     virtual void clear() = 0;
@@ -113,7 +135,7 @@ public:
 /// Reads one message. Never trusts its input: every read checks bounds and
 /// types and throws SerializationError naming what was wrong.
 class Decoder {
-public:
+  public:
     virtual ~Decoder();
     /// Starts reading a new message; the bytes must outlive the reads.
     virtual void reset(std::span<const std::byte> message) = 0;
@@ -154,7 +176,7 @@ public:
 /// A wire format: makes encoders and decoders. Implemented by a serializer
 /// plugin; one instance per plugin, alive for the program's lifetime.
 class Serializer {
-public:
+  public:
     virtual ~Serializer();
     /// The format's name, equal to the plugin's name ("msgpack").
     virtual std::string_view name() const = 0;

@@ -24,7 +24,7 @@ namespace mproc {
 
 /// Something mproc::wait can wait on.
 class Waitable {
-public:
+  public:
     /// A connection end (ready to read or at end of stream).
     Waitable(const Connection& c) : object_(c) {}  // NOLINT: implicit by design
     /// A process sentinel (ready when the process ends).
@@ -50,7 +50,7 @@ public:
         return mine && *mine == s;
     }
 
-private:
+  private:
     struct RawHandle {
         std::intptr_t handle;
         friend bool operator==(const RawHandle&, const RawHandle&) = default;

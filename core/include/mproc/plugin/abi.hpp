@@ -77,8 +77,10 @@ using EntryFunction = const PluginInfo*();
 }  // namespace mproc::plugin
 
 /// Exports `info` (a static PluginInfo) as this library's plugin entry.
-#define MPROC_PLUGIN_EXPORT(info)                                                       \
-    namespace {                                                                         \
-    const ::mproc::plugin::PluginInfo* mproc_plugin_entry_impl_() { return &(info); } \
-    }                                                                                   \
+#define MPROC_PLUGIN_EXPORT(info)                                   \
+    namespace {                                                     \
+    const ::mproc::plugin::PluginInfo* mproc_plugin_entry_impl_() { \
+        return &(info);                                             \
+    }                                                               \
+    }                                                               \
     BOOST_DLL_ALIAS(mproc_plugin_entry_impl_, mproc_plugin_entry)

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -29,7 +30,7 @@ using NativeHandle = std::intptr_t;
 /// Python-compatible message format are done by core; an implementation only
 /// moves bytes. Not thread-safe (as Python's Connection).
 class ConnectionImpl {
-public:
+  public:
     virtual ~ConnectionImpl();
     /// Writes head then body as one unit (one syscall where possible);
     /// throws EOFError-like BrokenPipe (ProcessError) if the peer is gone.
@@ -49,7 +50,7 @@ public:
 
 /// A started child process, as seen by its parent.
 class ProcessHandle {
-public:
+  public:
     virtual ~ProcessHandle();
     /// The child's process id.
     virtual int pid() const = 0;
@@ -89,7 +90,7 @@ struct LaunchRequest {
 
 /// A start method: starts processes and makes connections.
 class ContextBackend {
-public:
+  public:
     virtual ~ContextBackend();
     /// The start method's name ("fork"), equal to the plugin's name.
     virtual std::string_view name() const = 0;
@@ -102,6 +103,28 @@ public:
     /// True if any callable (lambdas with captures, std::function) can be
     /// a target: the child is a copy of the parent (fork).
     virtual bool runs_closures() const = 0;
+    /// Runs a helper mode of this backend in a program started for it (the
+    /// forkserver's server: argv[1] is "--mproc-helper", argv[2] the backend
+    /// name); returns the exit code. The default refuses.
+    virtual int run_helper(int argc, char** argv);
 };
+
+/// argv[1] of a program started as an exec child: argv[2] is the fd of the
+/// bootstrap message, argv[3] the number of handles, at the fds after it.
+inline constexpr const char* exec_child_flag = "--mproc-exec-child";
+/// argv[1] of a program started as a backend helper (see run_helper).
+inline constexpr const char* helper_flag = "--mproc-helper";
+/// Set in the environment of every program started as an exec child or
+/// helper: an mproc call before freeze_support() then fails clearly instead
+/// of running main() again (a fork bomb).
+inline constexpr const char* exec_child_env = "MPROC_EXEC_CHILD";
+
+/// In a new program or a forkserver's child: becomes the child described by
+/// a bootstrap message and runs it; returns the exit code. Takes ownership
+/// of the handles.
+int run_exec_child(std::span<const std::byte> payload, std::span<const NativeHandle> handles);
+
+/// The program to start for an exec child: set_executable's, else this one.
+std::string child_executable();
 
 }  // namespace mproc::plugin

@@ -1,0 +1,25 @@
+// Plain functions as (module build-id, offset): how targets cross exec
+// (internal to core; see <mproc/callable.hpp>).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mproc::detail {
+
+/// Where a function's code lives.
+struct CodeLocation {
+    std::string build_id;  ///< hex GNU build-id of the module
+    std::uint64_t offset;  ///< address minus the module's load bias
+    std::string module;    ///< the module's path, for messages
+};
+
+/// Locates code in a loaded module; throws ProcessError if the address is
+/// not in any module's executable segment or the module has no build-id.
+CodeLocation locate_code(const void* address);
+
+/// The address of code in the loaded module with this build-id; throws
+/// ProcessError if no module has it or the offset is not in its code.
+void* resolve_code(const CodeLocation& where);
+
+}  // namespace mproc::detail

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install check: configure a separate build with its own prefix, install it,
+# build tests/install/consumer.cpp with pkg-config and run it with no mproc
+# env var set. Prints PASS/FAIL; exit status 0 on success.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+builddir=${1:-build-install}
+prefix=$(mktemp -d /tmp/mproc-prefix.XXXXXX)
+trap 'rm -rf "$prefix"' EXIT
+fail() { echo "install check: FAIL: $*"; exit 1; }
+
+rm -rf "$builddir"
+meson setup "$builddir" --prefix="$prefix" -Dtests=false -Dbench=false >/dev/null || fail "meson setup"
+ninja -C "$builddir" -j"$(nproc)" install >/dev/null || fail "ninja install"
+pc=$(dirname "$(find "$prefix" -name mproc.pc | head -1)")
+[ -n "$pc" ] || fail "no mproc.pc installed"
+export PKG_CONFIG_PATH=$pc
+plugindir=$(pkg-config --variable=plugindir mproc)
+[ -f "$plugindir/mproc-backend-fork.so" ] || fail "fork plugin not in $plugindir"
+[ -f "$plugindir/mproc-serializer-msgpack.so" ] || fail "msgpack plugin not in $plugindir"
+libdir=$(pkg-config --variable=libdir mproc)
+# shellcheck disable=SC2046
+g++ -std=c++20 -o "$prefix/consumer" tests/install/consumer.cpp $(pkg-config --cflags --libs mproc) \
+  -Wl,-rpath,"$libdir" || fail "building a program with pkg-config"
+out=$(env -u MPROC_PLUGIN_PATH -u MPROC_PLUGIN_SYSTEM_PATH -u MPROC_START_METHOD \
+      timeout 60 "$prefix/consumer" 2>&1) || fail "consumer failed: $out"
+[ "$out" = $'hello installed world\nexitcode 0' ] || fail "unexpected output: $out"
+rm -rf "$builddir"
+echo "install check: PASS"
