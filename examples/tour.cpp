@@ -95,13 +95,21 @@ struct Announcer : mp::Process {
 
 void subclassing(const mp::Context& ctx) {
     section("subclass of Process overriding run()");
-    Announcer a;
-    a.set_context(ctx);
-    a.start();
-    a.join();
-    fmt::print("  {}\n", a.repr());
     fmt::print("  the main process: {} (pid {})\n", mp::current_process().name(),
                py(mp::current_process().pid()));
+    Announcer a;
+    a.set_context(ctx);
+    try {
+        a.start();
+    } catch (const mp::ValueError& e) {
+        // Under spawn and forkserver the child is the program started anew:
+        // plain functions can be found there, an object's run() cannot.
+        fmt::print("  refused under {}: {}\n", ctx.get_start_method(), e.what());
+        fmt::print("  (subclasses need the fork start method; elsewhere pass a target function)\n");
+        return;
+    }
+    a.join();
+    fmt::print("  {}\n", a.repr());
 }
 
 // 3. Exit codes ---------------------------------------------------------------

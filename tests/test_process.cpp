@@ -7,6 +7,8 @@
 #include <csignal>
 #include <tuple>
 
+#include <mproc/plugin/backend.hpp>
+
 #include "support.hpp"
 
 namespace mp = mproc;
@@ -275,10 +277,16 @@ TEST_CASE("names follow Process-N1:N2 and the class name", "[process]") {
         Worker wk(w);
         wk.set_context(ctx);
         CHECK_THAT(wk.name(), StartsWith("Worker-"));
-        wk.start();
-        w.close();
-        CHECK(r.recv<std::string>() == wk.name());
-        wk.join();
+        if (ctx.backend().runs_closures()) {
+            wk.start();
+            w.close();
+            CHECK(r.recv<std::string>() == wk.name());
+            wk.join();
+        } else {
+            // run() overrides cannot cross exec: refused before anything starts.
+            CHECK_THROWS_WITH(wk.start(), Contains("overrides run(), which cannot cross exec"));
+            CHECK_FALSE(wk.pid().has_value());
+        }
     }
 }
 

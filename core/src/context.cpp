@@ -80,6 +80,23 @@ std::vector<std::string> get_all_start_methods() {
     return names;
 }
 
+namespace {
+std::vector<std::string>& preload_list() {
+    static auto* v = new std::vector<std::string>();
+    return *v;
+}
+}  // namespace
+
+void set_forkserver_preload(std::vector<std::string> libraries) {
+    std::lock_guard lock(default_mutex);
+    preload_list() = std::move(libraries);
+}
+
+std::vector<std::string> get_forkserver_preload() {
+    std::lock_guard lock(default_mutex);
+    return preload_list();
+}
+
 void add_plugin_directory(const std::filesystem::path& dir) {
     detail::add_user_plugin_directory(dir);
 }

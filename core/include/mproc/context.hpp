@@ -77,6 +77,11 @@ void set_start_method(std::string_view method, bool force = false);
 std::optional<std::string> get_start_method(bool allow_none = false);
 /// The start methods that can be loaded here, the default first.
 std::vector<std::string> get_all_start_methods();
+/// Shared libraries the forkserver loads (dlopen) when it starts, so that
+/// its children start with them loaded (Python: set_forkserver_preload).
+void set_forkserver_preload(std::vector<std::string> libraries);
+/// The libraries set with set_forkserver_preload.
+std::vector<std::string> get_forkserver_preload();
 /// Adds a directory to search for plugins, before all others.
 void add_plugin_directory(const std::filesystem::path& dir);
 /// The directories searched for plugins, in order.

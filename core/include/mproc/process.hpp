@@ -59,9 +59,9 @@ class Context;
 /// Options of a Process (Python's keyword arguments).
 struct ProcessOptions {
     /// The name; empty means the default "ClassName-N1:N2".
-    std::string name;
+    std::string name = {};
     /// Daemon flag; unset means inherited from the creating process.
-    std::optional<bool> daemon;
+    std::optional<bool> daemon = std::nullopt;
 };
 
 /// A handle that becomes ready when a process ends (Python: Process.sentinel).

@@ -1,0 +1,416 @@
+// The forkserver start method. One server per program, started on first use
+// as a new copy of the program in helper mode (so it holds no state of the
+// program but what set_forkserver_preload loads), forks every child on
+// request. Each request is one Unix-socket connection in a private 0700
+// directory: the client sends the bootstrap message with the child's
+// handles (SCM_RIGHTS); the server answers the child's pid and, when the
+// child ends, its exit code (Python's: status, or -signal) on the same
+// connection, which is the child's sentinel.
+//
+// The server ends when the program does, SIGKILL included: it watches a pipe
+// whose write end only the program holds. If the server was killed, the next
+// start() starts a new one; children of the dead server report exit code 255.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include <mproc/context.hpp>
+#include <mproc/errors.hpp>
+#include <mproc/plugin/abi.hpp>
+#include <mproc/plugin/backend.hpp>
+#include <mproc/plugin/fd_connection.hpp>
+
+#include "exec_launch.hpp"
+#include "posix_process.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mproc::plugin::NativeHandle;
+
+constexpr std::size_t max_handles = 64;
+constexpr std::uint64_t max_payload = std::uint64_t(1) << 30;
+
+[[noreturn]] void fail(const char* what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
+
+// Reads exactly n bytes; false at end of stream.
+bool read_exact(int fd, void* buf, std::size_t n) {
+    auto* p = static_cast<char*>(buf);
+    while (n > 0) {
+        ssize_t r = ::read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        p += r;
+        n -= std::size_t(r);
+    }
+    return true;
+}
+
+struct RequestHeader {
+    std::uint64_t payload_size;
+    std::uint32_t handle_count;
+    std::uint32_t reserved;
+};
+
+// A child of the server, seen from the program.
+class ForkserverProcess final : public mproc::plugin::ProcessHandle {
+public:
+    ForkserverProcess(int pid, int sock) : pid_(pid), sock_(sock) {}
+    ~ForkserverProcess() override { close(); }
+
+    int pid() const override { return pid_; }
+
+    std::optional<int> poll() override {
+        if (done_.load(std::memory_order_acquire)) return code_;
+        std::lock_guard lock(mutex_);
+        if (done_.load(std::memory_order_relaxed)) return code_;
+        if (!mproc::plugin::poll_handle(sock_, std::chrono::seconds(0))) return std::nullopt;
+        std::int32_t code;
+        code_ = read_exact(sock_, &code, sizeof code) ? code : 255;  // 255: the server died
+        done_.store(true, std::memory_order_release);
+        return code_;
+    }
+
+    std::optional<int> wait(mproc::Timeout timeout) override {
+        if (done_.load(std::memory_order_acquire)) return code_;
+        if (!mproc::plugin::poll_handle(sock_, timeout)) return std::nullopt;
+        return poll();
+    }
+
+    void terminate() override { signal(SIGTERM); }
+    void kill() override { signal(SIGKILL); }
+    NativeHandle sentinel() const override { return sock_; }
+
+    void close() noexcept override {
+        if (sock_ >= 0) ::close(sock_);
+        sock_ = -1;
+    }
+
+private:
+    void signal(int sig) {
+        if (done_.load(std::memory_order_acquire)) return;
+        if (::kill(pid_, sig) != 0 && errno != ESRCH) fail("kill");
+    }
+
+    int pid_;
+    int sock_;
+    std::mutex mutex_;
+    std::atomic<bool> done_{false};
+    int code_ = 0;
+};
+
+class ForkserverBackend final : public mproc::plugin::ContextBackend {
+public:
+    std::string_view name() const override { return "forkserver"; }
+    bool runs_closures() const override { return false; }
+
+    std::pair<std::unique_ptr<mproc::plugin::ConnectionImpl>,
+              std::unique_ptr<mproc::plugin::ConnectionImpl>>
+    make_pipe(bool duplex) override {
+        return mproc::plugin::make_fd_pipe(duplex);
+    }
+
+    std::unique_ptr<mproc::plugin::ProcessHandle> start(
+        const mproc::plugin::LaunchRequest& req) override {
+        if (req.handles.size() > max_handles)
+            throw mproc::ValueError(
+                fmt::format("a forkserver child can get at most {} handles", max_handles));
+        int sock = connect_to_server();
+        try {
+            send_request(sock, req);
+            std::int32_t pid;
+            if (!read_exact(sock, &pid, sizeof pid))
+                throw mproc::ProcessError("the forkserver closed the request without a pid");
+            return std::make_unique<ForkserverProcess>(pid, sock);
+        } catch (...) {
+            ::close(sock);
+            throw;
+        }
+    }
+
+    int run_helper(int argc, char** argv) override;
+
+private:
+    // Connects to the running server, starting (or restarting) it first.
+    int connect_to_server() {
+        std::lock_guard lock(mutex_);
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            ensure_running();
+            int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (s < 0) fail("socket");
+            sockaddr_un addr{};
+            addr.sun_family = AF_UNIX;
+            std::strncpy(addr.sun_path, socket_path_.c_str(), sizeof addr.sun_path - 1);
+            if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return s;
+            int err = errno;
+            ::close(s);
+            if (err != ECONNREFUSED && err != ENOENT)
+                throw std::system_error(err, std::generic_category(), "connect to the forkserver");
+            stop_server();  // it died between the check and the connect
+        }
+        throw mproc::ProcessError("the forkserver could not be started");
+    }
+
+    void ensure_running() {
+        if (server_pid_ > 0) {
+            int st;
+            pid_t r = ::waitpid(server_pid_, &st, WNOHANG);
+            if (r == 0) return;
+            stop_server();
+        }
+        auto base = fs::temp_directory_path() / "mproc-forkserver-XXXXXX";
+        std::string dir = base.string();
+        if (::mkdtemp(dir.data()) == nullptr) fail("mkdtemp");  // mode 0700
+        dir_ = dir;
+        socket_path_ = dir + "/socket";
+        int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (listener < 0) fail("socket");
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, socket_path_.c_str(), sizeof addr.sun_path - 1);
+        int alive[2];
+        if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::listen(listener, 128) != 0 || ::pipe2(alive, O_CLOEXEC) != 0) {
+            int e = errno;
+            ::close(listener);
+            errno = e;
+            fail("forkserver socket");
+        }
+        std::vector<std::string> args{mproc::plugin::helper_flag, "forkserver", socket_path_,
+                                      dir_};
+        for (const auto& lib : mproc::get_forkserver_preload()) args.push_back(lib);
+        int pass[2] = {listener, alive[0]};
+        try {
+            server_pid_ = mproc::posix::spawn_program(args, pass);
+        } catch (...) {
+            ::close(listener);
+            ::close(alive[0]);
+            ::close(alive[1]);
+            throw;
+        }
+        ::close(listener);
+        ::close(alive[0]);
+        alive_w_ = alive[1];
+        static std::once_flag cleanup_once;
+        std::call_once(cleanup_once, [] { std::atexit(&remove_socket_dir_at_exit); });
+    }
+
+    void stop_server() {
+        if (alive_w_ >= 0) ::close(alive_w_);  // a live server sees EOF and exits
+        alive_w_ = -1;
+        if (server_pid_ > 0) ::waitpid(server_pid_, nullptr, 0);
+        server_pid_ = -1;
+        remove_socket_dir();
+    }
+
+    void remove_socket_dir() {
+        if (dir_.empty()) return;
+        ::unlink(socket_path_.c_str());
+        ::rmdir(dir_.c_str());
+        dir_.clear();
+    }
+
+    static void remove_socket_dir_at_exit();
+
+    void send_request(int sock, const mproc::plugin::LaunchRequest& req) {
+        RequestHeader h{req.payload.size(), std::uint32_t(req.handles.size()), 0};
+        iovec iov{&h, sizeof h};
+        msghdr mh{};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        std::array<char, CMSG_SPACE(sizeof(int) * max_handles)> control{};
+        if (!req.handles.empty()) {
+            mh.msg_control = control.data();
+            mh.msg_controllen = CMSG_SPACE(sizeof(int) * req.handles.size());
+            cmsghdr* c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * req.handles.size());
+            auto* fds = reinterpret_cast<int*>(CMSG_DATA(c));
+            for (std::size_t i = 0; i < req.handles.size(); ++i) fds[i] = int(req.handles[i]);
+        }
+        ssize_t n;
+        do n = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n != ssize_t(sizeof h)) fail("send to the forkserver");
+        mproc::posix::write_all(sock, req.payload);
+    }
+
+    std::mutex mutex_;
+    pid_t server_pid_ = -1;
+    int alive_w_ = -1;
+    std::string dir_, socket_path_;
+};
+
+ForkserverBackend& backend() {
+    static ForkserverBackend b;
+    return b;
+}
+
+void ForkserverBackend::remove_socket_dir_at_exit() { backend().remove_socket_dir(); }
+
+// ---- the server ----------------------------------------------------------
+
+struct Server {
+    int listener = 3;
+    int alive = 4;
+    int signals = -1;
+    std::map<pid_t, int> clients;  // child pid -> its request connection
+
+    // Reads one request and forks its child.
+    void serve(int client) {
+        RequestHeader h{};
+        iovec iov{&h, sizeof h};
+        std::array<char, CMSG_SPACE(sizeof(int) * max_handles)> control{};
+        msghdr mh{};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = control.data();
+        mh.msg_controllen = control.size();
+        ssize_t n;
+        do n = ::recvmsg(client, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        std::vector<NativeHandle> handles;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            auto* fds = reinterpret_cast<int*>(CMSG_DATA(c));
+            for (std::size_t i = 0; i < k; ++i) handles.push_back(fds[i]);
+        }
+        auto drop = [&] {
+            for (auto fd : handles) ::close(int(fd));
+            ::close(client);
+        };
+        std::vector<std::byte> payload;
+        if (n != ssize_t(sizeof h) || h.payload_size > max_payload ||
+            h.handle_count != handles.size()) {
+            drop();
+            return;
+        }
+        payload.resize(h.payload_size);
+        if (!read_exact(client, payload.data(), payload.size())) {
+            drop();
+            return;
+        }
+        pid_t pid = ::fork();
+        if (pid < 0) {
+            drop();
+            return;
+        }
+        if (pid == 0) {
+            ::close(listener);
+            ::close(alive);
+            ::close(signals);
+            ::close(client);
+            for (auto& [p, fd] : clients) ::close(fd);
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            ::signal(SIGCHLD, SIG_DFL);
+            // As under spawn: the handles at 3, 4, ... and nothing else open.
+            int above = 3 + int(handles.size());
+            for (auto& fd : handles) fd = ::fcntl(int(fd), F_DUPFD_CLOEXEC, above);
+            for (std::size_t i = 0; i < handles.size(); ++i) {
+                ::dup3(int(handles[i]), 3 + int(i), O_CLOEXEC);
+                handles[i] = 3 + NativeHandle(i);
+            }
+            ::close_range(unsigned(above), ~0u, 0);
+            ::_exit(mproc::plugin::run_exec_child(payload, handles));
+        }
+        for (auto fd : handles) ::close(int(fd));
+        std::int32_t p32 = pid;
+        if (::send(client, &p32, sizeof p32, MSG_NOSIGNAL) != ssize_t(sizeof p32)) {
+            ::close(client);  // the requester is gone; the child runs on, unreported
+            return;
+        }
+        clients[pid] = client;
+    }
+
+    void reap() {
+        signalfd_siginfo info;
+        while (::read(signals, &info, sizeof info) == ssize_t(sizeof info)) {
+        }
+        for (;;) {
+            int st;
+            pid_t pid = ::waitpid(-1, &st, WNOHANG);
+            if (pid <= 0) return;
+            auto it = clients.find(pid);
+            if (it == clients.end()) continue;
+            std::int32_t code = mproc::posix::exitcode_from_status(st);
+            (void)::send(it->second, &code, sizeof code, MSG_NOSIGNAL);
+            ::close(it->second);
+            clients.erase(it);
+        }
+    }
+
+    int run() {
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+        signals = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (signals < 0) fail("signalfd");
+        for (;;) {
+            pollfd p[3] = {{alive, POLLIN, 0}, {signals, POLLIN, 0}, {listener, POLLIN, 0}};
+            if (::poll(p, 3, -1) < 0) {
+                if (errno == EINTR) continue;
+                fail("poll");
+            }
+            if (p[0].revents) return 0;  // the program is gone
+            if (p[1].revents) reap();
+            if (p[2].revents) {
+                int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+                if (c >= 0) serve(c);
+            }
+        }
+    }
+};
+
+}  // namespace
+
+int ForkserverBackend::run_helper(int argc, char** argv) {
+    if (argc < 4) throw mproc::ValueError("forkserver: malformed command line");
+    std::string socket_path = argv[3];
+    std::string dir = argc > 4 ? argv[4] : "";
+    for (int i = 5; i < argc; ++i)
+        if (::dlopen(argv[i], RTLD_NOW | RTLD_GLOBAL) == nullptr)
+            std::fprintf(stderr, "mproc forkserver: cannot preload %s: %s\n", argv[i], ::dlerror());
+    Server server;
+    int code = server.run();
+    ::unlink(socket_path.c_str());
+    if (!dir.empty()) ::rmdir(dir.c_str());
+    return code;
+}
+
+namespace {
+
+void* make_backend() { return &backend(); }
+
+const mproc::plugin::PluginInfo info = {
+    mproc::plugin::abi_version, MPROC_TOOLCHAIN_TAG, mproc::plugin::PluginKind::start_method,
+    "forkserver", "0.1.0", &make_backend};
+
+}  // namespace
+
+MPROC_PLUGIN_EXPORT(info)

@@ -1,0 +1,24 @@
+// Starting this program (or set_executable's) as a new process with only the
+// descriptors it is given, via posix_spawn: shared by spawn and forkserver.
+#pragma once
+
+#include <sys/types.h>
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include <mproc/plugin/backend.hpp>
+
+namespace mproc::posix {
+
+/// Starts the child program with argv = {program, extra_args...}; the fds
+/// in `pass` appear in the child at 3, 4, ... in order; stdin is /dev/null,
+/// stdout and stderr are inherited, every other descriptor is closed. The
+/// child's environment has MPROC_EXEC_CHILD set. Returns the pid.
+pid_t spawn_program(const std::vector<std::string>& extra_args, std::span<const int> pass);
+
+/// Writes all of buf to fd (EINTR-safe); throws std::system_error.
+void write_all(int fd, std::span<const std::byte> buf);
+
+}  // namespace mproc::posix

@@ -1,0 +1,76 @@
+// The spawn start method: the child is a fresh copy of the program
+// (/proc/self/exe, or set_executable's) started with posix_spawn. It gets
+// only the descriptors it needs: the bootstrap message on fd 3 and the
+// handles after it; freeze_support() in its main() runs the child.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <system_error>
+
+#include <mproc/errors.hpp>
+#include <mproc/plugin/abi.hpp>
+#include <mproc/plugin/backend.hpp>
+#include <mproc/plugin/fd_connection.hpp>
+
+#include "exec_launch.hpp"
+#include "posix_process.hpp"
+
+namespace {
+
+class SpawnBackend final : public mproc::plugin::ContextBackend {
+public:
+    std::string_view name() const override { return "spawn"; }
+
+    std::unique_ptr<mproc::plugin::ProcessHandle> start(
+        const mproc::plugin::LaunchRequest& req) override {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0)
+            throw std::system_error(errno, std::generic_category(), "pipe2");
+        std::vector<int> pass{p[0]};
+        for (auto h : req.handles) pass.push_back(int(h));
+        pid_t pid;
+        try {
+            pid = mproc::posix::spawn_program(
+                {mproc::plugin::exec_child_flag, "3", std::to_string(req.handles.size())}, pass);
+        } catch (...) {
+            ::close(p[0]);
+            ::close(p[1]);
+            throw;
+        }
+        ::close(p[0]);
+        auto child = std::make_unique<mproc::posix::PosixProcess>(pid);
+        // Written after the start: a large message would fill the pipe
+        // before the child could read it. A child that died early makes
+        // this fail with EPIPE; its exit code tells the rest.
+        mproc::plugin::ignore_sigpipe_once();
+        try {
+            mproc::posix::write_all(p[1], req.payload);
+        } catch (const std::system_error&) {
+        }
+        ::close(p[1]);
+        return child;
+    }
+
+    std::pair<std::unique_ptr<mproc::plugin::ConnectionImpl>,
+              std::unique_ptr<mproc::plugin::ConnectionImpl>>
+    make_pipe(bool duplex) override {
+        return mproc::plugin::make_fd_pipe(duplex);
+    }
+
+    bool runs_closures() const override { return false; }
+};
+
+void* make_backend() {
+    static SpawnBackend backend;
+    return &backend;
+}
+
+const mproc::plugin::PluginInfo info = {
+    mproc::plugin::abi_version, MPROC_TOOLCHAIN_TAG, mproc::plugin::PluginKind::start_method,
+    "spawn", "0.1.0", &make_backend};
+
+}  // namespace
+
+MPROC_PLUGIN_EXPORT(info)

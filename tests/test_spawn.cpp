@@ -1,0 +1,119 @@
+// What crosses exec (spawn, forkserver): plain functions and their
+// arguments, handles, nothing else; clear errors for what cannot cross.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include <mproc/plugin/backend.hpp>
+
+#include "../core/src/function_locator.hpp"
+#include "support.hpp"
+
+namespace mp = mproc;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::vector<int> my_fds() {
+    std::vector<int> fds;
+    DIR* d = ::opendir("/proc/self/fd");
+    int own = ::dirfd(d);
+    while (auto* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        int fd = std::atoi(e->d_name);
+        if (fd != own) fds.push_back(fd);
+    }
+    ::closedir(d);
+    std::sort(fds.begin(), fds.end());
+    return fds;
+}
+
+void report_fds(mp::Connection c) { c.send(my_fds()); }
+
+int plain_sum(int a, int b) { return a + b; }
+void send_plain_sum(mp::Connection c, int a, int b) { c.send(plain_sum(a, b)); }
+
+struct Point {
+    int x = 0, y = 0;
+    std::string label;
+    MPROC_FIELDS(x, y, label)
+};
+void send_point_back(mp::Connection c, Point p, std::vector<double> v,
+                     std::map<std::string, int> m) {
+    c.send(std::tuple{p.x + p.y, p.label, v.size(), m.at("k")});
+}
+
+}  // namespace
+
+TEST_CASE("an exec child holds only the descriptors it was given", "[spawn]") {
+    FOR_EACH_START_METHOD(ctx);
+    if (ctx.backend().runs_closures()) return;  // a fork child shares everything
+    auto [r, w] = ctx.Pipe(false);
+    auto p = ctx.Process(report_fds, w);
+    p.start();
+    w.close();
+    auto fds = r.recv<std::vector<int>>();
+    p.join();
+    // stdin, stdout, stderr, then the parent's sentinel and the connection's
+    // end (where depends on the method: spawn had its bootstrap message at 3).
+    REQUIRE(fds.size() == 5);
+    CHECK(std::vector<int>(fds.begin(), fds.begin() + 3) == std::vector<int>{0, 1, 2});
+    CHECK(fds[4] == fds[3] + 1);
+}
+
+TEST_CASE("a lambda without captures and typed arguments cross exec", "[spawn]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto [r, w] = ctx.Pipe(false);
+    auto p = ctx.Process([](mp::Connection c, Point pt) { c.send(pt.label + "!"); }, w,
+                         Point{1, 2, "pt"});
+    p.start();
+    CHECK(r.recv<std::string>() == "pt!");
+    p.join();
+    auto q = ctx.Process(send_point_back, w, Point{3, 4, "xy"}, std::vector<double>{1, 2, 3},
+                         std::map<std::string, int>{{"k", 9}});
+    q.start();
+    w.close();
+    CHECK(r.recv<std::tuple<int, std::string, std::size_t, int>>() ==
+          std::tuple{7, std::string("xy"), std::size_t(3), 9});
+    q.join();
+    CHECK(q.exitcode() == 0);
+}
+
+TEST_CASE("a capturing lambda is refused by exec methods and run by fork", "[spawn]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto [r, w] = ctx.Pipe(false);
+    int captured = 41;
+    auto p = ctx.Process([&captured, w]() mutable { w.send(captured + 1); });
+    if (ctx.backend().runs_closures()) {
+        p.start();
+        CHECK(r.recv<int>() == 42);
+        p.join();
+    } else {
+        CHECK_THROWS_WITH(p.start(), Contains("capturing lambda"));
+        CHECK_FALSE(p.pid().has_value());
+    }
+    auto q = ctx.Process(send_plain_sum, w, 20, 22);
+    q.start();
+    w.close();
+    CHECK(r.recv<int>() == 42);
+    q.join();
+}
+
+TEST_CASE("code locations are checked by build-id and offset", "[spawn]") {
+    auto here = mp::detail::locate_code(reinterpret_cast<void*>(&plain_sum));
+    CHECK(here.build_id.size() >= 16);
+    CHECK(mp::detail::resolve_code(here) == reinterpret_cast<void*>(&plain_sum));
+    auto other = here;
+    other.build_id = "00112233445566778899aabbccddeeff00112233";
+    CHECK_THROWS_WITH(mp::detail::resolve_code(other),
+                      Contains("no loaded module has build-id 0011") &&
+                          Contains("different build of the program"));
+    auto outside = here;
+    outside.offset = 1;  // the ELF header, not code
+    CHECK_THROWS_WITH(mp::detail::resolve_code(outside), Contains("is outside the code of"));
+    int data = 0;
+    CHECK_THROWS_WITH(mp::detail::locate_code(&data), Contains("not in the code"));
+}
