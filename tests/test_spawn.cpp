@@ -117,3 +117,27 @@ TEST_CASE("code locations are checked by build-id and offset", "[spawn]") {
     int data = 0;
     CHECK_THROWS_WITH(mp::detail::locate_code(&data), Contains("not in the code"));
 }
+
+namespace {
+void greet(mp::Connection c, std::string who) { c.send("mproc_tests greets " + who); }
+MPROC_REGISTER_FUNCTION(greet);
+void unregistered(mp::Connection) {}
+}  // namespace
+
+TEST_CASE("set_executable runs another program, targets by registered name", "[spawn]") {
+    auto ctx = mp::get_context("spawn");
+    auto [r, w] = ctx.Pipe(false);
+    mp::set_executable(MPROC_TEST_EXEC_HELPER);
+    struct Restore {
+        ~Restore() { mp::set_executable(""); }
+    } restore;
+    CHECK(mp::get_executable() == MPROC_TEST_EXEC_HELPER);
+    auto p = ctx.Process(greet, w, std::string("you"));
+    p.start();
+    CHECK(r.recv<std::string>() == "exec_helper greets you");
+    p.join();
+    CHECK(p.exitcode() == 0);
+    auto q = ctx.Process(unregistered, w);
+    CHECK_THROWS_WITH(q.start(), Contains("MPROC_REGISTER_FUNCTION"));
+    w.close();
+}

@@ -136,16 +136,26 @@ public:
         if (req.handles.size() > max_handles)
             throw mproc::ValueError(
                 fmt::format("a forkserver child can get at most {} handles", max_handles));
-        int sock = connect_to_server();
-        try {
-            send_request(sock, req);
-            std::int32_t pid;
-            if (!read_exact(sock, &pid, sizeof pid))
-                throw mproc::ProcessError("the forkserver closed the request without a pid");
-            return std::make_unique<ForkserverProcess>(pid, sock);
-        } catch (...) {
+        // A server killed a moment ago may still accept and then close the
+        // request: then it is replaced and the request made once more.
+        for (int attempt = 0;; ++attempt) {
+            int sock = connect_to_server();
+            try {
+                send_request(sock, req);
+                std::int32_t pid;
+                if (read_exact(sock, &pid, sizeof pid))
+                    return std::make_unique<ForkserverProcess>(pid, sock);
+            } catch (const std::system_error&) {
+                if (attempt > 0) {
+                    ::close(sock);
+                    throw;
+                }
+            }
             ::close(sock);
-            throw;
+            if (attempt > 0)
+                throw mproc::ProcessError("the forkserver closed the request without a pid");
+            std::lock_guard lock(mutex_);
+            stop_server();
         }
     }
 
@@ -173,6 +183,16 @@ private:
     }
 
     void ensure_running() {
+        if (owner_pid_ != ::getpid()) {
+            // A fork child inherited its parent's server: leave it (and its
+            // socket) to the parent and start one of our own.
+            if (alive_w_ >= 0) ::close(alive_w_);
+            alive_w_ = -1;
+            server_pid_ = -1;
+            dir_.clear();
+            socket_path_.clear();
+            owner_pid_ = ::getpid();
+        }
         if (server_pid_ > 0) {
             int st;
             pid_t r = ::waitpid(server_pid_, &st, WNOHANG);
@@ -213,7 +233,7 @@ private:
         ::close(alive[0]);
         alive_w_ = alive[1];
         static std::once_flag cleanup_once;
-        std::call_once(cleanup_once, [] { std::atexit(&remove_socket_dir_at_exit); });
+        std::call_once(cleanup_once, [] { mproc::plugin::at_process_exit(&stop_at_exit); });
     }
 
     void stop_server() {
@@ -225,13 +245,13 @@ private:
     }
 
     void remove_socket_dir() {
-        if (dir_.empty()) return;
+        if (dir_.empty() || owner_pid_ != ::getpid()) return;
         ::unlink(socket_path_.c_str());
         ::rmdir(dir_.c_str());
         dir_.clear();
     }
 
-    static void remove_socket_dir_at_exit();
+    static void stop_at_exit();
 
     void send_request(int sock, const mproc::plugin::LaunchRequest& req) {
         RequestHeader h{req.payload.size(), std::uint32_t(req.handles.size()), 0};
@@ -258,6 +278,7 @@ private:
     }
 
     std::mutex mutex_;
+    pid_t owner_pid_ = ::getpid();  // the process that started server_pid_
     pid_t server_pid_ = -1;
     int alive_w_ = -1;
     std::string dir_, socket_path_;
@@ -268,7 +289,13 @@ ForkserverBackend& backend() {
     return b;
 }
 
-void ForkserverBackend::remove_socket_dir_at_exit() { backend().remove_socket_dir(); }
+// At the normal end of the program that started it (main or child): the
+// server is told to go and is reaped, so nothing is left running.
+void ForkserverBackend::stop_at_exit() {
+    auto& b = backend();
+    std::lock_guard lock(b.mutex_);
+    if (b.owner_pid_ == ::getpid()) b.stop_server();
+}
 
 // ---- the server ----------------------------------------------------------
 

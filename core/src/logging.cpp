@@ -40,12 +40,10 @@ std::string level_name(int level) {
 
 namespace {
 
-// Swapped atomically so that logging never holds a lock another thread
-// could be holding at fork time.
-std::shared_ptr<const Logger::Handler>& handler_slot() {
-    static auto* slot = new std::shared_ptr<const Logger::Handler>();
-    return *slot;
-}
+// A plain atomic pointer, so that logging takes no lock another thread could
+// hold at fork time. Replaced handlers are never freed: a thread may still
+// be calling one, and handlers are set a handful of times per program.
+std::atomic<const Logger::Handler*> handler_slot{nullptr};
 
 void write_stderr(int level, std::string_view process, std::string_view msg) {
     std::string line = "[" + logging::level_name(level) + "/" + std::string(process) + "] ";
@@ -69,16 +67,16 @@ bool Logger::is_enabled_for(int level) const noexcept {
 }
 
 void Logger::set_handler(Handler handler) {
-    auto p = handler ? std::make_shared<const Handler>(std::move(handler)) : nullptr;
+    const Handler* p = handler ? new Handler(std::move(handler)) : nullptr;
     has_handler_.store(p != nullptr);
     to_stderr_.store(false);
-    std::atomic_store(&handler_slot(), std::move(p));
+    handler_slot.store(p, std::memory_order_release);
 }
 
 void Logger::log(int level, std::string_view msg) {
     if (!is_enabled_for(level)) return;
-    auto h = std::atomic_load(&handler_slot());
-    if (h) (*h)(level, current_process().name(), msg);
+    if (const Handler* h = handler_slot.load(std::memory_order_acquire))
+        (*h)(level, current_process().name(), msg);
 }
 
 Logger& get_logger() {

@@ -56,6 +56,11 @@ std::string describe(const std::exception& e) {
 
 }  // namespace
 
+std::vector<void (*)()>& exit_hooks() {
+    static auto* hooks = new std::vector<void (*)()>();
+    return *hooks;
+}
+
 void ensure_exit_handler() {
     std::call_once(exit_handler_once, [] { std::atexit(at_normal_exit); });
 }
@@ -75,6 +80,7 @@ void exit_function() {
         p->join();
     }
     log.debug("running the remaining \"atexit\" finalizers");
+    for (auto hook : exit_hooks()) hook();
 }
 
 Process* ProcessAccess::make_parent(std::string name, int pid) {
@@ -95,26 +101,40 @@ Process* make_exec_child(std::string name, std::vector<int> identity, bool daemo
 
 namespace {
 
-void become(Process& self, Process* parent_record) {
+// The parent's record is made on first use of parent_process(): a fork child
+// that never asks writes (and so copies) fewer pages.
+std::string parent_name;
+int parent_pid_ = 0;
+int parent_sentinel_ = -1;
+
+void become(Process& self, std::string name, int pid, int sentinel) {
     process_counter = 0;
     ProcessRegistry::reset_in_child();
-    delete parent;  // a grandparent's record, if any
-    parent = parent_record;
+    parent = nullptr;  // a grandparent's record, if any, is leaked
+    parent_name = std::move(name);
+    parent_pid_ = pid;
+    parent_sentinel_ = sentinel;
     current = &self;
 }
 
 }  // namespace
 
+Process* parent_record() {
+    if (parent == nullptr && current != nullptr) {
+        parent = ProcessAccess::make_parent(parent_name, parent_pid_);
+        ProcessAccess::state(*parent)->sentinel_fd = parent_sentinel_;
+    }
+    return parent;
+}
+
 void become_child(Process& self, std::string parent_name, int parent_pid) {
-    become(self, ProcessAccess::make_parent(std::move(parent_name), parent_pid));
+    become(self, std::move(parent_name), parent_pid, -1);
     redirect_stdin_to_devnull();
 }
 
 void become_exec_child(Process& self, std::string parent_name, int parent_pid,
                        int parent_sentinel) {
-    auto* rec = ProcessAccess::make_parent(std::move(parent_name), parent_pid);
-    ProcessAccess::state(*rec)->sentinel_fd = parent_sentinel;
-    become(self, rec);
+    become(self, std::move(parent_name), parent_pid, parent_sentinel);
 }
 
 int bootstrap_run(Process& self) {
@@ -423,9 +443,7 @@ Process& current_process() {
     return *main;
 }
 
-Process* parent_process() {
-    return detail::parent;
-}
+Process* parent_process() { return detail::parent_record(); }
 
 void exit(int code) {
     if (detail::current) throw SystemExit(code);
@@ -433,4 +451,14 @@ void exit(int code) {
 }
 
 
+namespace plugin {
+
+void at_process_exit(void (*hook)()) {
+    static std::mutex m;
+    std::lock_guard lock(m);
+    detail::exit_hooks().push_back(hook);
+    detail::ensure_exit_handler();
+}
+
+}  // namespace plugin
 }  // namespace mproc

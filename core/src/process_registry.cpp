@@ -15,22 +15,40 @@ struct Registry {
     std::vector<std::unique_ptr<Process>> detached;
 };
 
-Registry* registry = new Registry();  // leaked: used until the very end of exit
+Registry* registry_ = new Registry();  // leaked: used until the very end of exit
+// Set in a new child: the registry holds the parent's children. Replaced on
+// first write only, so a child that starts no process writes no page for it
+// (each page a fork child writes is copied).
+bool inherited = false;
+
+Registry* fresh() {
+    if (inherited) {
+        for (auto& p : registry_->detached) (void)p.release();  // the parent's, not ours
+        registry_ = new Registry();
+        inherited = false;
+    }
+    return registry_;
+}
 
 }  // namespace
 
 void ProcessRegistry::add(Process& p) {
+    auto* registry = fresh();
     std::lock_guard lock(registry->mutex);
     registry->children[p.state_.get()] = &p;
 }
 
 void ProcessRegistry::moved(Process& from, Process& to) {
+    if (inherited) return;
+    auto* registry = registry_;
     std::lock_guard lock(registry->mutex);
     auto it = registry->children.find(to.state_.get());
     if (it != registry->children.end() && it->second == &from) it->second = &to;
 }
 
 void ProcessRegistry::destroying(Process& p) {
+    if (inherited) return;
+    auto* registry = registry_;
     std::unique_ptr<Process> keeper;
     {
         std::lock_guard lock(registry->mutex);
@@ -46,6 +64,8 @@ void ProcessRegistry::destroying(Process& p) {
 }
 
 void ProcessRegistry::discard(const detail::ProcessState& s) {
+    if (inherited) return;
+    auto* registry = registry_;
     std::unique_ptr<Process> gone;
     std::lock_guard lock(registry->mutex);
     registry->children.erase(&s);
@@ -59,6 +79,8 @@ void ProcessRegistry::discard(const detail::ProcessState& s) {
 }
 
 std::vector<Process*> ProcessRegistry::active() {
+    if (inherited) return {};
+    auto* registry = registry_;
     std::vector<Process*> all;
     {
         std::lock_guard lock(registry->mutex);
@@ -75,10 +97,9 @@ std::vector<Process*> ProcessRegistry::active() {
 }
 
 void ProcessRegistry::reset_in_child() {
-    // The parent's bookkeeping is meaningless here; leak it rather than run
-    // destructors that would act on the parent's children.
-    for (auto& p : registry->detached) (void)p.release();
-    registry = new Registry();
+    // The parent's bookkeeping is meaningless here; it is leaked (not
+    // destroyed) on first write, as destructors would act on its children.
+    inherited = true;
 }
 
 std::vector<Process*> active_children() {

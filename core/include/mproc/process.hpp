@@ -45,6 +45,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include <mproc/callable.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/timeout.hpp>
@@ -200,3 +202,12 @@ int cpu_count();
 void freeze_support(int argc, char** argv);
 
 }  // namespace mproc
+
+/// fmt::print("{}", process) prints repr().
+template <>
+struct fmt::formatter<mproc::Process> : fmt::formatter<std::string_view> {
+    template <class Ctx>
+    auto format(const mproc::Process& p, Ctx& ctx) const {
+        return fmt::formatter<std::string_view>::format(p.repr(), ctx);
+    }
+};

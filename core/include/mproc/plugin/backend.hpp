@@ -124,6 +124,11 @@ inline constexpr const char* exec_child_env = "MPROC_EXEC_CHILD";
 /// of the handles.
 int run_exec_child(std::span<const std::byte> payload, std::span<const NativeHandle> handles);
 
+/// Registers a function core calls when this process ends normally (the main
+/// program at exit, every child after its target), after its children were
+/// joined. A fork child inherits the registrations: check who you are.
+void at_process_exit(void (*hook)());
+
 /// The program to start for an exec child: set_executable's, else this one.
 std::string child_executable();
 

@@ -1,0 +1,151 @@
+// The forkserver's own life: one server, restarted when killed, gone with
+// its program, preloading what it is told to.
+#include <dirent.h>
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "support.hpp"
+
+namespace mp = mproc;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Server {
+    int pid = -1;
+    std::string dir;
+};
+
+// The forkserver started by this process, found among its children.
+Server find_server() {
+    Server s;
+    int self = ::getpid();
+    DIR* d = ::opendir("/proc");
+    while (auto* e = ::readdir(d)) {
+        int pid = std::atoi(e->d_name);
+        if (pid <= 0) continue;
+        std::ifstream stat(std::string("/proc/") + e->d_name + "/stat");
+        std::string line;
+        if (!std::getline(stat, line)) continue;
+        std::istringstream rest(line.substr(line.rfind(')') + 2));
+        char state;
+        int ppid;
+        rest >> state >> ppid;
+        if (ppid != self || state == 'Z') continue;
+        std::ifstream cmd(std::string("/proc/") + e->d_name + "/cmdline");
+        std::string all((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+        std::vector<std::string> args;
+        std::stringstream ss(all);
+        std::string a;
+        while (std::getline(ss, a, '\0')) args.push_back(a);
+        if (args.size() >= 5 && args[1] == "--mproc-helper" && args[2] == "forkserver") {
+            s.pid = pid;
+            s.dir = args[4];
+        }
+    }
+    ::closedir(d);
+    return s;
+}
+
+void noop() {}
+
+void start_one_and_report_server(mp::Connection c, mp::Connection hold) {
+    auto p = mp::get_context("forkserver").Process(noop);
+    p.start();
+    p.join();
+    auto s = find_server();
+    c.send(std::tuple{s.pid, s.dir});
+    (void)hold.recv<int>();  // killed while waiting here
+}
+
+void report_loaded(mp::Connection c, std::string lib) {
+    c.send(::dlopen(lib.c_str(), RTLD_NOW | RTLD_NOLOAD) != nullptr);
+}
+
+void preload_and_check(mp::Connection c, std::string lib) {
+    mp::set_forkserver_preload({lib});
+    auto [r, w] = mp::get_context("forkserver").Pipe(false);
+    auto p = mp::get_context("forkserver").Process(report_loaded, w, lib);
+    p.start();
+    w.close();
+    bool loaded = r.recv<bool>();
+    p.join();
+    c.send(loaded);
+}
+
+bool wait_gone(int pid) {
+    int fd = int(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) return true;
+    bool ended = mp::wait({mp::Waitable::from_handle(fd)}, 30s).size() == 1;
+    ::close(fd);
+    if (ended) ::waitpid(pid, nullptr, 0);  // reparented to us: reap it
+    return ended;
+}
+
+}  // namespace
+
+TEST_CASE("a killed forkserver is restarted by the next start", "[forkserver]") {
+    auto ctx = mp::get_context("forkserver");
+    auto first = ctx.Process(noop);
+    first.start();
+    first.join();
+    auto old = find_server();
+    REQUIRE(old.pid > 0);
+    CHECK(std::filesystem::exists(old.dir));
+    CHECK((std::filesystem::status(old.dir).permissions() & std::filesystem::perms::all) ==
+          std::filesystem::perms::owner_all);
+    REQUIRE(::kill(old.pid, SIGKILL) == 0);
+    auto p = ctx.Process(noop);
+    p.start();
+    p.join();
+    CHECK(p.exitcode() == 0);
+    auto now = find_server();
+    CHECK(now.pid > 0);
+    CHECK(now.pid != old.pid);
+    CHECK_FALSE(std::filesystem::exists(old.dir));  // the dead server's directory is removed
+}
+
+TEST_CASE("the forkserver ends with its program, even a SIGKILLed one", "[forkserver]") {
+    auto fork = mp::get_context("fork");
+    auto [r, w] = fork.Pipe(false);
+    auto [hold_r, hold_w] = fork.Pipe(false);
+    auto p = fork.Process(start_one_and_report_server, w, hold_r);
+    p.start();
+    w.close();
+    auto [server, dir] = r.recv<std::tuple<int, std::string>>();
+    REQUIRE(server > 0);
+    p.kill();
+    p.join();
+    CHECK(p.exitcode() == -SIGKILL);
+    CHECK(wait_gone(server));
+    CHECK_FALSE(std::filesystem::exists(dir));
+}
+
+TEST_CASE("set_forkserver_preload loads libraries in the server", "[forkserver]") {
+    const std::string lib = std::string(MPROC_TEST_PLUGIN_DIR) + "/mproc-backend-noentry.so";
+    // In a fork child, which starts a forkserver of its own with the preload.
+    auto fork = mp::get_context("fork");
+    auto [r, w] = fork.Pipe(false);
+    auto p = fork.Process(preload_and_check, w, lib);
+    p.start();
+    w.close();
+    CHECK(r.recv<bool>());
+    p.join();
+    CHECK(p.exitcode() == 0);
+    // Without the preload, a spawn child does not have it.
+    auto spawn = mp::get_context("spawn");
+    auto [r2, w2] = spawn.Pipe(false);
+    auto q = spawn.Process(report_loaded, w2, lib);
+    q.start();
+    w2.close();
+    CHECK_FALSE(r2.recv<bool>());
+    q.join();
+}
