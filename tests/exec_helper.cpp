@@ -4,7 +4,9 @@
 
 namespace mp = mproc;
 
-void greet(mp::Connection c, std::string who) { c.send("exec_helper greets " + who); }
+void greet(mp::Connection c, std::string who) {
+    c.send("exec_helper greets " + who);
+}
 MPROC_REGISTER_FUNCTION(greet);
 
 int main(int argc, char** argv) {

@@ -64,3 +64,45 @@ TEST_CASE("directories added in code come first", "[plugins]") {
     // The system path is blanked for tests: only user and MPROC_PLUGIN_PATH dirs.
     for (const auto& d : dirs) CHECK_THAT(d.string(), !Contains("/usr/"));
 }
+
+namespace {
+
+void answer(mp::Connection c) {
+    c.send(std::string("found"));
+}
+
+// In a fork child whose plugins are found only through directories added
+// in code: spawn and forkserver children must find them too.
+void spawn_with_added_dirs_only(mp::Connection out) {
+    ::unsetenv("MPROC_PLUGIN_PATH");
+    std::string dirs = MPROC_TEST_BUILD_PLUGIN_PATH;
+    for (std::size_t at = 0, next; at <= dirs.size(); at = next + 1) {
+        next = dirs.find(':', at);
+        if (next == std::string::npos) next = dirs.size();
+        mp::add_plugin_directory(dirs.substr(at, next - at));
+    }
+    std::string got;
+    for (const char* method : {"spawn", "forkserver"}) {
+        auto ctx = mp::get_context(method);
+        auto [r, w] = ctx.Pipe(false);
+        auto p = ctx.Process(answer, w);
+        p.start();
+        w.close();
+        got += r.recv<std::string>() + " ";
+        p.join();
+    }
+    out.send(got);
+}
+
+}  // namespace
+
+TEST_CASE("directories added in code reach exec children", "[plugins]") {
+    auto fork = mp::get_context("fork");
+    auto [r, w] = fork.Pipe(false);
+    auto p = fork.Process(spawn_with_added_dirs_only, w);
+    p.start();
+    w.close();
+    CHECK(r.recv<std::string>() == "found found ");
+    p.join();
+    CHECK(p.exitcode() == 0);
+}

@@ -31,10 +31,16 @@ std::vector<int> my_fds() {
     return fds;
 }
 
-void report_fds(mp::Connection c) { c.send(my_fds()); }
+void report_fds(mp::Connection c) {
+    c.send(my_fds());
+}
 
-int plain_sum(int a, int b) { return a + b; }
-void send_plain_sum(mp::Connection c, int a, int b) { c.send(plain_sum(a, b)); }
+int plain_sum(int a, int b) {
+    return a + b;
+}
+void send_plain_sum(mp::Connection c, int a, int b) {
+    c.send(plain_sum(a, b));
+}
 
 struct Point {
     int x = 0, y = 0;
@@ -119,7 +125,9 @@ TEST_CASE("code locations are checked by build-id and offset", "[spawn]") {
 }
 
 namespace {
-void greet(mp::Connection c, std::string who) { c.send("mproc_tests greets " + who); }
+void greet(mp::Connection c, std::string who) {
+    c.send("mproc_tests greets " + who);
+}
 MPROC_REGISTER_FUNCTION(greet);
 void unregistered(mp::Connection) {}
 }  // namespace

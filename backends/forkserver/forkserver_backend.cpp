@@ -38,6 +38,7 @@
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
 #include <mproc/plugin/fd_connection.hpp>
+#include <mproc/serializer.hpp>
 
 #include "exec_launch.hpp"
 #include "posix_process.hpp"
@@ -75,7 +76,7 @@ struct RequestHeader {
 
 // A child of the server, seen from the program.
 class ForkserverProcess final : public mproc::plugin::ProcessHandle {
-public:
+  public:
     ForkserverProcess(int pid, int sock) : pid_(pid), sock_(sock) {}
     ~ForkserverProcess() override { close(); }
 
@@ -107,7 +108,7 @@ public:
         sock_ = -1;
     }
 
-private:
+  private:
     void signal(int sig) {
         if (done_.load(std::memory_order_acquire)) return;
         if (::kill(pid_, sig) != 0 && errno != ESRCH) fail("kill");
@@ -121,7 +122,7 @@ private:
 };
 
 class ForkserverBackend final : public mproc::plugin::ContextBackend {
-public:
+  public:
     std::string_view name() const override { return "forkserver"; }
     bool runs_closures() const override { return false; }
 
@@ -161,7 +162,7 @@ public:
 
     int run_helper(int argc, char** argv) override;
 
-private:
+  private:
     // Connects to the running server, starting (or restarting) it first.
     int connect_to_server() {
         std::lock_guard lock(mutex_);
@@ -217,8 +218,7 @@ private:
             errno = e;
             fail("forkserver socket");
         }
-        std::vector<std::string> args{mproc::plugin::helper_flag, "forkserver", socket_path_,
-                                      dir_};
+        std::vector<std::string> args{mproc::plugin::helper_flag, "forkserver", socket_path_, dir_};
         for (const auto& lib : mproc::get_forkserver_preload()) args.push_back(lib);
         int pass[2] = {listener, alive[0]};
         try {
@@ -423,6 +423,7 @@ int ForkserverBackend::run_helper(int argc, char** argv) {
     for (int i = 5; i < argc; ++i)
         if (::dlopen(argv[i], RTLD_NOW | RTLD_GLOBAL) == nullptr)
             std::fprintf(stderr, "mproc forkserver: cannot preload %s: %s\n", argv[i], ::dlerror());
+    mproc::default_serializer();  // loaded once here, not in every child
     Server server;
     int code = server.run();
     ::unlink(socket_path.c_str());
@@ -432,11 +433,16 @@ int ForkserverBackend::run_helper(int argc, char** argv) {
 
 namespace {
 
-void* make_backend() { return &backend(); }
+void* make_backend() {
+    return &backend();
+}
 
-const mproc::plugin::PluginInfo info = {
-    mproc::plugin::abi_version, MPROC_TOOLCHAIN_TAG, mproc::plugin::PluginKind::start_method,
-    "forkserver", "0.1.0", &make_backend};
+const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
+                                        MPROC_TOOLCHAIN_TAG,
+                                        mproc::plugin::PluginKind::start_method,
+                                        "forkserver",
+                                        "0.1.0",
+                                        &make_backend};
 
 }  // namespace
 

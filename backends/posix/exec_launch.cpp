@@ -11,6 +11,8 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
+#include <mproc/plugin/fd_connection.hpp>
+
 extern char** environ;
 
 namespace mproc::posix {
@@ -40,6 +42,8 @@ struct SpawnScratch {
 }  // namespace
 
 pid_t spawn_program(const std::vector<std::string>& extra_args, std::span<const int> pass) {
+    // Children start with SIGPIPE ignored, as their connections will want.
+    plugin::ignore_sigpipe_once();
     SpawnScratch s;
     // Move every passed fd above the target range first, so that placing one
     // at 3 + i can never overwrite another still to be placed.
@@ -72,10 +76,15 @@ pid_t spawn_program(const std::vector<std::string>& extra_args, std::span<const 
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 
+    // The child finds the plugins this program found (directories added in
+    // code included) and knows it is an exec child.
     std::string marker = std::string(plugin::exec_child_env) + "=1";
+    std::string plugin_path = "MPROC_PLUGIN_PATH=" + plugin::child_plugin_path();
     std::vector<char*> envp;
-    for (char** e = environ; *e; ++e) envp.push_back(*e);
+    for (char** e = environ; *e; ++e)
+        if (std::strncmp(*e, "MPROC_PLUGIN_PATH=", 18) != 0) envp.push_back(*e);
     envp.push_back(marker.data());
+    envp.push_back(plugin_path.data());
     envp.push_back(nullptr);
 
     pid_t pid = 0;

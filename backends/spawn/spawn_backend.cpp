@@ -20,7 +20,7 @@
 namespace {
 
 class SpawnBackend final : public mproc::plugin::ContextBackend {
-public:
+  public:
     std::string_view name() const override { return "spawn"; }
 
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
@@ -44,7 +44,6 @@ public:
         // Written after the start: a large message would fill the pipe
         // before the child could read it. A child that died early makes
         // this fail with EPIPE; its exit code tells the rest.
-        mproc::plugin::ignore_sigpipe_once();
         try {
             mproc::posix::write_all(p[1], req.payload);
         } catch (const std::system_error&) {
@@ -67,9 +66,12 @@ void* make_backend() {
     return &backend;
 }
 
-const mproc::plugin::PluginInfo info = {
-    mproc::plugin::abi_version, MPROC_TOOLCHAIN_TAG, mproc::plugin::PluginKind::start_method,
-    "spawn", "0.1.0", &make_backend};
+const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
+                                        MPROC_TOOLCHAIN_TAG,
+                                        mproc::plugin::PluginKind::start_method,
+                                        "spawn",
+                                        "0.1.0",
+                                        &make_backend};
 
 }  // namespace
 

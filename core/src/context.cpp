@@ -59,6 +59,11 @@ void set_start_method(std::string_view method, bool force) {
     actual_default = std::string(method);
 }
 
+void detail::set_default_start_method(std::string name) {
+    std::lock_guard lock(default_mutex);
+    actual_default = std::move(name);
+}
+
 std::optional<std::string> get_start_method(bool allow_none) {
     std::lock_guard lock(default_mutex);
     if (!actual_default) {

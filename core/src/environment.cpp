@@ -32,7 +32,11 @@ std::optional<std::string> serializer() {
     return get_nonempty("MPROC_SERIALIZER");
 }
 
-bool exec_child() { return get(plugin::exec_child_env).has_value(); }
-void clear_exec_child() { ::unsetenv(plugin::exec_child_env); }
+bool exec_child() {
+    return get(plugin::exec_child_env).has_value();
+}
+void clear_exec_child() {
+    ::unsetenv(plugin::exec_child_env);
+}
 
 }  // namespace mproc::env

@@ -26,8 +26,8 @@ struct TargetRef {
     std::string trampoline_build_id, function_build_id, module;
     std::uint64_t trampoline_offset = 0, function_offset = 0;
     std::string name;
-    MPROC_FIELDS(kind, trampoline_build_id, trampoline_offset, function_build_id,
-                 function_offset, module, name)
+    MPROC_FIELDS(kind, trampoline_build_id, trampoline_offset, function_build_id, function_offset,
+                 module, name)
 };
 
 struct Payload {
@@ -48,7 +48,7 @@ struct Payload {
 };
 
 class ParentHandles final : public HandleTable {
-public:
+  public:
     explicit ParentHandles(std::vector<std::intptr_t>& out) : out_(out) {}
     std::uint32_t add(std::intptr_t h) override {
         out_.push_back(h);
@@ -58,12 +58,12 @@ public:
         throw SerializationError("handles cannot be read while encoding");
     }
 
-private:
+  private:
     std::vector<std::intptr_t>& out_;
 };
 
 class ChildHandles final : public HandleTable {
-public:
+  public:
     explicit ChildHandles(std::vector<std::intptr_t> h) : handles_(std::move(h)) {}
     ~ChildHandles() override {
         for (auto h : handles_) close_handle(int(h));
@@ -77,14 +77,14 @@ public:
         return std::exchange(handles_[slot], -1);  // each handle is owned once
     }
 
-private:
+  private:
     std::vector<std::intptr_t> handles_;
 };
 
 // The target as received: resolved and decoded when the child runs it, so
 // that any error is reported like an exception in the target.
 class ReceivedTarget final : public Target {
-public:
+  public:
     ReceivedTarget(TargetRef ref, bytes args, std::vector<std::intptr_t> handles)
         : ref_(std::move(ref)), args_(std::move(args)), handles_(std::move(handles)) {}
 
@@ -93,14 +93,14 @@ public:
         if (ref_.kind == TargetRef::by_name) {
             auto r = registered_function(ref_.name);
             if (!r)
-                throw ProcessError(fmt::format(
-                    "no function is registered as '{}' in this program; add "
-                    "MPROC_REGISTER_FUNCTION({}) to it",
-                    ref_.name, ref_.name));
+                throw ProcessError(
+                    fmt::format("no function is registered as '{}' in this program; add "
+                                "MPROC_REGISTER_FUNCTION({}) to it",
+                                ref_.name, ref_.name));
             t = *r;
         } else {
-            t.trampoline = reinterpret_cast<ExecTrampoline>(resolve_code(
-                {ref_.trampoline_build_id, ref_.trampoline_offset, ref_.module}));
+            t.trampoline = reinterpret_cast<ExecTrampoline>(
+                resolve_code({ref_.trampoline_build_id, ref_.trampoline_offset, ref_.module}));
             t.function = resolve_code({ref_.function_build_id, ref_.function_offset, ref_.module});
         }
         auto decoder = default_serializer().make_decoder();
@@ -114,7 +114,7 @@ public:
         return false;
     }
 
-private:
+  private:
     TargetRef ref_;
     bytes args_;
     ChildHandles handles_;
@@ -145,7 +145,9 @@ TargetRef describe_target(void* function, ExecTrampoline trampoline) {
 
 }  // namespace
 
-ExecLaunch::~ExecLaunch() { close_handle(own_sentinel); }
+ExecLaunch::~ExecLaunch() {
+    close_handle(own_sentinel);
+}
 
 void build_exec_payload(Process& self, const Target* target, ExecLaunch& out) {
     auto& cur = current_process();
@@ -202,12 +204,12 @@ int run_exec_child(std::span<const std::byte> payload, std::span<const std::intp
         parent_sentinel = int(std::exchange(owned[std::size_t(p.parent_sentinel_slot)], -1));
 
     if (p.log_level >= 0) log_to_stderr(p.log_level);
-    if (p.start_method) set_start_method(*p.start_method, true);
-    Process* self = make_exec_child(p.name, p.identity, p.daemon, p.authkey,
-                                    p.target.kind == TargetRef::none
-                                        ? nullptr
-                                        : std::make_unique<ReceivedTarget>(
-                                              p.target, std::move(p.args), std::move(owned)));
+    if (p.start_method) set_default_start_method(*p.start_method);  // loaded when used
+    Process* self = make_exec_child(
+        p.name, p.identity, p.daemon, p.authkey,
+        p.target.kind == TargetRef::none
+            ? nullptr
+            : std::make_unique<ReceivedTarget>(p.target, std::move(p.args), std::move(owned)));
     become_exec_child(*self, p.parent_name, p.parent_pid, parent_sentinel);
     return bootstrap_run(*self);
 }

@@ -16,9 +16,9 @@ namespace mproc::detail {
 
 /// What an exec-based backend is given to start a child.
 struct ExecLaunch {
-    std::vector<std::byte> payload;       ///< the bootstrap message
-    std::vector<std::intptr_t> handles;   ///< index = slot in the child
-    int own_sentinel = -1;                ///< our pidfd, closed when done
+    std::vector<std::byte> payload;      ///< the bootstrap message
+    std::vector<std::intptr_t> handles;  ///< index = slot in the child
+    int own_sentinel = -1;               ///< our pidfd, closed when done
     ExecLaunch() = default;
     ExecLaunch(const ExecLaunch&) = delete;
     ExecLaunch& operator=(const ExecLaunch&) = delete;
@@ -37,6 +37,10 @@ int run_exec_child(std::span<const std::byte> payload, std::span<const std::intp
 std::optional<std::string> registered_name(void* function);
 /// The function registered under a name, if any.
 std::optional<ExecTarget> registered_function(std::string_view name);
+
+/// Sets the default start method without loading it (a child inherits its
+/// parent's default; most children never start a process).
+void set_default_start_method(std::string name);
 
 /// Stops a program that was started as an exec child but called mproc
 /// before freeze_support(argc, argv) ran its bootstrap (else it would run

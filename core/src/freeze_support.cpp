@@ -15,6 +15,7 @@
 
 #include "environment.hpp"
 #include "exec_child.hpp"
+#include "plugin_registry.hpp"
 #include "process_state.hpp"
 
 namespace mproc {
@@ -94,12 +95,19 @@ void check_bootstrapped() {
 namespace plugin {
 
 int ContextBackend::run_helper(int, char**) {
-    throw ValueError(std::string("start method '") + std::string(name()) +
-                     "' has no helper mode");
+    throw ValueError(std::string("start method '") + std::string(name()) + "' has no helper mode");
 }
 
 int run_exec_child(std::span<const std::byte> payload, std::span<const NativeHandle> handles) {
     return detail::run_exec_child(payload, handles);
+}
+
+std::string child_plugin_path() {
+    std::string out;
+    for (const auto& d : detail::user_plugin_directories()) out += d.string() + ":";
+    if (auto p = env::plugin_path()) out += *p;
+    if (!out.empty() && out.back() == ':') out.pop_back();
+    return out;
 }
 
 std::string child_executable() {

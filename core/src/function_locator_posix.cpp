@@ -60,11 +60,9 @@ std::string module_name(const dl_phdr_info* info) {
 
 template <class F>
 void for_each_module(F f) {
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, size_t, void* data) -> int {
-            return (*static_cast<F*>(data))(info) ? 1 : 0;
-        },
-        &f);
+    dl_iterate_phdr([](dl_phdr_info* info, size_t,
+                       void* data) -> int { return (*static_cast<F*>(data))(info) ? 1 : 0; },
+                    &f);
 }
 
 }  // namespace
@@ -80,10 +78,10 @@ CodeLocation locate_code(const void* address) {
     });
     if (!found) throw ProcessError("the target function is not in the code of any loaded module");
     if (found->build_id.empty())
-        throw ProcessError(fmt::format(
-            "{} has no GNU build-id, so its functions cannot cross exec; link it with "
-            "-Wl,--build-id",
-            found->module));
+        throw ProcessError(
+            fmt::format("{} has no GNU build-id, so its functions cannot cross exec; link it with "
+                        "-Wl,--build-id",
+                        found->module));
     return *found;
 }
 

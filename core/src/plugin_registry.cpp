@@ -146,6 +146,11 @@ void add_user_plugin_directory(const fs::path& dir) {
     user_dirs().insert(user_dirs().begin(), dir);
 }
 
+std::vector<fs::path> user_plugin_directories() {
+    std::lock_guard lock(registry_mutex);
+    return user_dirs();
+}
+
 std::vector<fs::path> plugin_search_path() {
     std::vector<fs::path> dirs;
     {

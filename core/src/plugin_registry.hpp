@@ -29,6 +29,8 @@ std::string_view plugin_file_prefix(plugin::PluginKind kind);
 std::vector<std::filesystem::path> plugin_search_path();
 /// Directories given with add_plugin_directory, first of all.
 void add_user_plugin_directory(const std::filesystem::path& dir);
+/// The directories given with add_plugin_directory, first first.
+std::vector<std::filesystem::path> user_plugin_directories();
 /// The file extension of shared libraries here (".so").
 std::string_view plugin_file_suffix();
 

@@ -87,7 +87,9 @@ Process* ProcessAccess::make_parent(std::string name, int pid) {
     return new Process(Process::ParentTag{}, std::move(name), pid);
 }
 
-const std::vector<int>& ProcessAccess::identity(const Process& p) { return p.state_->identity; }
+const std::vector<int>& ProcessAccess::identity(const Process& p) {
+    return p.state_->identity;
+}
 
 Process* make_exec_child(std::string name, std::vector<int> identity, bool daemon,
                          std::vector<std::byte> authkey, std::unique_ptr<Target> target) {
@@ -443,13 +445,14 @@ Process& current_process() {
     return *main;
 }
 
-Process* parent_process() { return detail::parent_record(); }
+Process* parent_process() {
+    return detail::parent_record();
+}
 
 void exit(int code) {
     if (detail::current) throw SystemExit(code);
     std::exit(code);
 }
-
 
 namespace plugin {
 

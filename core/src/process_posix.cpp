@@ -58,7 +58,9 @@ int open_parent_sentinel(int parent_pid) {
     return fd;
 }
 
-int open_own_sentinel() { return int(::syscall(SYS_pidfd_open, ::getpid(), 0)); }
+int open_own_sentinel() {
+    return int(::syscall(SYS_pidfd_open, ::getpid(), 0));
+}
 
 bool sentinel_ready(int fd, Timeout timeout) {
     return poll_readable(fd, timeout);

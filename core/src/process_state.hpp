@@ -49,8 +49,7 @@ void become_child(Process& self, std::string parent_name, int parent_pid);
 
 /// Makes the calling new program (spawn, forkserver) the child `self`; the
 /// parent sentinel is a pidfd of the parent passed by it (or -1).
-void become_exec_child(Process& self, std::string parent_name, int parent_pid,
-                       int parent_sentinel);
+void become_exec_child(Process& self, std::string parent_name, int parent_pid, int parent_sentinel);
 /// A new Process object for an exec child (leaked: it lives until exit).
 Process* make_exec_child(std::string name, std::vector<int> identity, bool daemon,
                          std::vector<std::byte> authkey, std::unique_ptr<Target> target);

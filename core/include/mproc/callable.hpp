@@ -37,8 +37,9 @@ namespace detail {
 
 template <class F>
 concept PlainFunction = requires(std::decay_t<F>& f) {
-    { +f };
-} && std::is_pointer_v<decltype(+std::declval<std::decay_t<F>&>())> &&
+    {+f};
+}
+&&std::is_pointer_v<decltype(+std::declval<std::decay_t<F>&>())>&&
     std::is_function_v<std::remove_pointer_t<decltype(+std::declval<std::decay_t<F>&>())>>;
 
 template <class Fn, class... A>
@@ -55,7 +56,7 @@ struct ExecTarget {
 
 /// A type-erased target and its arguments.
 class Target {
-public:
+  public:
     virtual ~Target();
     /// Calls the target with its arguments.
     virtual void invoke() = 0;
@@ -66,7 +67,7 @@ public:
 
 template <class F, class... A>
 class BoundTarget final : public Target {
-public:
+  public:
     template <class G, class... B>
     explicit BoundTarget(G&& f, B&&... args)
         : f_(std::forward<G>(f)), args_(std::forward<B>(args)...) {}
@@ -75,9 +76,10 @@ public:
 
     bool to_exec(Encoder& args, ExecTarget& out, std::string& why) const override {
         if constexpr (!PlainFunction<F>) {
-            why = "the target is a capturing lambda or a function object, which cannot cross "
-                  "exec; use a plain function or a lambda without captures (or the fork start "
-                  "method)";
+            why =
+                "the target is a capturing lambda or a function object, which cannot cross "
+                "exec; use a plain function or a lambda without captures (or the fork start "
+                "method)";
             return false;
         } else if constexpr (!(Serializable<A> && ...)) {
             why = "an argument of the target has no mproc::codec adapter, so it cannot cross exec";
@@ -91,7 +93,7 @@ public:
         }
     }
 
-private:
+  private:
     F f_;
     std::tuple<A...> args_;
 };
@@ -118,6 +120,6 @@ std::filesystem::path get_executable();
 
 /// Registers a plain function by its name so that another program (see
 /// set_executable) can run it as a target. Use at namespace scope in both.
-#define MPROC_REGISTER_FUNCTION(fn)                                       \
+#define MPROC_REGISTER_FUNCTION(fn)                               \
     [[maybe_unused]] static const bool mproc_registered_##fn##_ = \
         ::mproc::detail::register_function(#fn, &fn)

@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -128,6 +128,10 @@ int run_exec_child(std::span<const std::byte> payload, std::span<const NativeHan
 /// program at exit, every child after its target), after its children were
 /// joined. A fork child inherits the registrations: check who you are.
 void at_process_exit(void (*hook)());
+
+/// The MPROC_PLUGIN_PATH an exec child needs to find the plugins this
+/// program found: directories added in code, then this program's own.
+std::string child_plugin_path();
 
 /// The program to start for an exec child: set_executable's, else this one.
 std::string child_executable();
