@@ -14,7 +14,18 @@ namespace mproc::test {
 /// except the test-only third-party backend.
 std::vector<std::string> start_methods();
 
-/// Child processes of this process that exist right now (zombies included).
+/// A process seen in /proc.
+struct ProcInfo {
+    int pid = 0;
+    char state = '?';  ///< 'Z' for a zombie
+    std::vector<std::string> args;
+};
+
+/// The child processes of this process that exist right now (zombies too).
+std::vector<ProcInfo> children();
+
+/// Child processes that a test could have left behind: all children but the
+/// forkserver's server, which lives as long as the test program.
 std::vector<int> child_pids();
 
 /// Everything readable from fd until end of file.

@@ -1,6 +1,5 @@
 // The forkserver's own life: one server, restarted when killed, gone with
 // its program, preloading what it is told to.
-#include <dirent.h>
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -8,9 +7,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 
 #include "support.hpp"
 
@@ -26,33 +22,11 @@ struct Server {
 
 // The forkserver started by this process, found among its children.
 Server find_server() {
-    Server s;
-    int self = ::getpid();
-    DIR* d = ::opendir("/proc");
-    while (auto* e = ::readdir(d)) {
-        int pid = std::atoi(e->d_name);
-        if (pid <= 0) continue;
-        std::ifstream stat(std::string("/proc/") + e->d_name + "/stat");
-        std::string line;
-        if (!std::getline(stat, line)) continue;
-        std::istringstream rest(line.substr(line.rfind(')') + 2));
-        char state;
-        int ppid;
-        rest >> state >> ppid;
-        if (ppid != self || state == 'Z') continue;
-        std::ifstream cmd(std::string("/proc/") + e->d_name + "/cmdline");
-        std::string all((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-        std::vector<std::string> args;
-        std::stringstream ss(all);
-        std::string a;
-        while (std::getline(ss, a, '\0')) args.push_back(a);
-        if (args.size() >= 5 && args[1] == "--mproc-helper" && args[2] == "forkserver") {
-            s.pid = pid;
-            s.dir = args[4];
-        }
-    }
-    ::closedir(d);
-    return s;
+    for (const auto& c : mp::test::children())
+        if (c.state != 'Z' && c.args.size() >= 5 && c.args[1] == "--mproc-helper" &&
+            c.args[2] == "forkserver")
+            return {c.pid, c.args[4]};
+    return {};
 }
 
 void noop() {}

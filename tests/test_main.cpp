@@ -17,7 +17,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -32,8 +31,8 @@ std::vector<std::string> start_methods() {
     return out;
 }
 
-std::vector<int> child_pids() {
-    std::vector<int> out;
+std::vector<ProcInfo> children() {
+    std::vector<ProcInfo> out;
     int self = ::getpid();
     DIR* d = ::opendir("/proc");
     if (!d) return out;
@@ -46,17 +45,24 @@ std::vector<int> child_pids() {
         auto rp = line.rfind(')');
         if (rp == std::string::npos) continue;
         std::istringstream rest(line.substr(rp + 2));
-        char state;
-        int ppid;
-        rest >> state >> ppid;
+        ProcInfo info;
+        int ppid = 0;
+        rest >> info.state >> ppid;
         if (ppid != self) continue;
-        // The forkserver's server lives as long as the test program does.
+        info.pid = pid;
         std::ifstream cmd(std::string("/proc/") + e->d_name + "/cmdline");
-        std::string args((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-        if (args.find("--mproc-helper") != std::string::npos) continue;
-        out.push_back(pid);
+        std::string arg;
+        while (std::getline(cmd, arg, '\0')) info.args.push_back(arg);
+        out.push_back(std::move(info));
     }
     ::closedir(d);
+    return out;
+}
+
+std::vector<int> child_pids() {
+    std::vector<int> out;
+    for (const auto& c : children())
+        if (c.args.size() < 2 || c.args[1] != "--mproc-helper") out.push_back(c.pid);
     return out;
 }
 

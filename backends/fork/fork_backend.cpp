@@ -9,11 +9,12 @@
 #include <mproc/plugin/backend.hpp>
 #include <mproc/plugin/fd_connection.hpp>
 
+#include "posix_backend.hpp"
 #include "posix_process.hpp"
 
 namespace {
 
-class ForkBackend final : public mproc::plugin::ContextBackend {
+class ForkBackend final : public mproc::posix::PosixBackend {
   public:
     std::string_view name() const override { return "fork"; }
 
@@ -23,12 +24,6 @@ class ForkBackend final : public mproc::plugin::ContextBackend {
         if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
         if (pid == 0) ::_exit(req.child_main(req.child_arg));
         return std::make_unique<mproc::posix::PosixProcess>(pid);
-    }
-
-    std::pair<std::unique_ptr<mproc::plugin::ConnectionImpl>,
-              std::unique_ptr<mproc::plugin::ConnectionImpl>>
-    make_pipe(bool duplex) override {
-        return mproc::plugin::make_fd_pipe(duplex);
     }
 
     bool runs_closures() const override { return true; }

@@ -41,6 +41,7 @@
 #include <mproc/serializer.hpp>
 
 #include "exec_launch.hpp"
+#include "posix_backend.hpp"
 #include "posix_process.hpp"
 
 namespace {
@@ -121,16 +122,10 @@ class ForkserverProcess final : public mproc::plugin::ProcessHandle {
     int code_ = 0;
 };
 
-class ForkserverBackend final : public mproc::plugin::ContextBackend {
+class ForkserverBackend final : public mproc::posix::PosixBackend {
   public:
     std::string_view name() const override { return "forkserver"; }
     bool runs_closures() const override { return false; }
-
-    std::pair<std::unique_ptr<mproc::plugin::ConnectionImpl>,
-              std::unique_ptr<mproc::plugin::ConnectionImpl>>
-    make_pipe(bool duplex) override {
-        return mproc::plugin::make_fd_pipe(duplex);
-    }
 
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
         const mproc::plugin::LaunchRequest& req) override {

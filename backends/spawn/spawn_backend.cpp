@@ -15,11 +15,12 @@
 #include <mproc/plugin/fd_connection.hpp>
 
 #include "exec_launch.hpp"
+#include "posix_backend.hpp"
 #include "posix_process.hpp"
 
 namespace {
 
-class SpawnBackend final : public mproc::plugin::ContextBackend {
+class SpawnBackend final : public mproc::posix::PosixBackend {
   public:
     std::string_view name() const override { return "spawn"; }
 
@@ -50,12 +51,6 @@ class SpawnBackend final : public mproc::plugin::ContextBackend {
         }
         ::close(p[1]);
         return child;
-    }
-
-    std::pair<std::unique_ptr<mproc::plugin::ConnectionImpl>,
-              std::unique_ptr<mproc::plugin::ConnectionImpl>>
-    make_pipe(bool duplex) override {
-        return mproc::plugin::make_fd_pipe(duplex);
     }
 
     bool runs_closures() const override { return false; }

@@ -55,22 +55,28 @@ std::intptr_t Waitable::native_handle() const {
     return std::get<RawHandle>(object_).handle;
 }
 
-std::vector<Waitable> wait(std::span<const Waitable> objects, Timeout timeout) {
+namespace {
+
+// The objects among `objects` that are ready within timeout, in order.
+template <class T, class Handle>
+std::vector<T> ready_among(std::span<const T> objects, Timeout timeout, Handle handle_of) {
     std::vector<int> fds;
     fds.reserve(objects.size());
-    for (const auto& o : objects) fds.push_back(int(o.native_handle()));
-    std::vector<Waitable> out;
+    for (const auto& o : objects) fds.push_back(int(handle_of(o)));
+    std::vector<T> out;
     for (auto i : detail::poll_readable(fds, timeout)) out.push_back(objects[i]);
     return out;
 }
 
+}  // namespace
+
+std::vector<Waitable> wait(std::span<const Waitable> objects, Timeout timeout) {
+    return ready_among(objects, timeout, [](const Waitable& w) { return w.native_handle(); });
+}
+
 std::vector<Connection> wait(const std::vector<Connection>& connections, Timeout timeout) {
-    std::vector<int> fds;
-    fds.reserve(connections.size());
-    for (const auto& c : connections) fds.push_back(int(c.fileno()));
-    std::vector<Connection> out;
-    for (auto i : detail::poll_readable(fds, timeout)) out.push_back(connections[i]);
-    return out;
+    return ready_among(std::span<const Connection>(connections), timeout,
+                       [](const Connection& c) { return c.fileno(); });
 }
 
 }  // namespace mproc
