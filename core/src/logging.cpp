@@ -67,7 +67,14 @@ bool Logger::is_enabled_for(int level) const noexcept {
 }
 
 void Logger::set_handler(Handler handler) {
-    const Handler* p = handler ? new Handler(std::move(handler)) : nullptr;
+    static std::mutex m;  // only against concurrent set_handler calls
+    static auto* all = new std::vector<std::unique_ptr<Handler>>();  // kept: see handler_slot
+    const Handler* p = nullptr;
+    if (handler) {
+        std::lock_guard lock(m);
+        all->push_back(std::make_unique<Handler>(std::move(handler)));
+        p = all->back().get();
+    }
     has_handler_.store(p != nullptr);
     to_stderr_.store(false);
     handler_slot.store(p, std::memory_order_release);

@@ -105,7 +105,9 @@ std::optional<LoadedPlugin> try_load(const fs::path& file, plugin::PluginKind ki
         why = "its factory returned nothing";
         return std::nullopt;
     }
-    lib.release();  // never unloaded
+    // Never unloaded: objects the plugin made may live until exit.
+    static auto* resident = new std::vector<std::unique_ptr<boost::dll::shared_library>>();
+    resident->push_back(std::move(lib));
     return LoadedPlugin{file, info, instance};
 }
 
