@@ -8,6 +8,9 @@
 // call is timed. The counter first_us is the program's very first
 // start+join with that method (for forkserver: including starting the
 // server), for comparison with CPython's first_call_ms.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <map>
 
 #include "bench_common.hpp"
@@ -47,7 +50,26 @@ void process_start_join(benchmark::State& state, const std::string& method) {
     });
 }
 
+// The raw floor inside this very program: fork + _exit + waitpid with the
+// same address space (libraries, heap) as mproc's start+join pays for.
+void raw_fork_same_process(benchmark::State& state) {
+    std::vector<double> samples;
+    for (auto _ : state) {
+        auto t0 = Clock::now();
+        pid_t pid = ::fork();
+        if (pid == 0) ::_exit(0);
+        ::waitpid(pid, nullptr, 0);
+        double dt = seconds(t0, Clock::now());
+        state.SetIterationTime(dt);
+        samples.push_back(dt * 1e6);
+    }
+    state.counters["median_us"] = median(samples);
+}
+
 void register_process_benchmarks() {
+    benchmark::RegisterBenchmark("raw_fork_same_process", raw_fork_same_process)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
     for (const auto& m : start_methods())
         benchmark::RegisterBenchmark(("process_start_join/" + m).c_str(), process_start_join, m)
             ->UseManualTime()

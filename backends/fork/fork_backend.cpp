@@ -20,10 +20,12 @@ class ForkBackend final : public mproc::posix::PosixBackend {
 
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
         const mproc::plugin::LaunchRequest& req) override {
+        auto child = std::make_unique<mproc::posix::PosixProcess>();
         pid_t pid = ::fork();
         if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
         if (pid == 0) ::_exit(req.child_main(req.child_arg));
-        return std::make_unique<mproc::posix::PosixProcess>(pid);
+        child->attach(pid);
+        return child;
     }
 
     bool runs_closures() const override { return true; }

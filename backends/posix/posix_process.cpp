@@ -26,7 +26,12 @@ int exitcode_from_status(int status) {
     return 0;
 }
 
-PosixProcess::PosixProcess(pid_t pid) : pid_(pid) {
+PosixProcess::PosixProcess(pid_t pid) {
+    attach(pid);
+}
+
+void PosixProcess::attach(pid_t pid) {
+    pid_ = pid;
     // The child cannot have been reaped yet (only we reap it), so the pidfd
     // refers to it even if it has already exited.
     pidfd_ = int(::syscall(SYS_pidfd_open, pid, 0));

@@ -21,6 +21,11 @@ class PosixProcess final : public plugin::ProcessHandle {
   public:
     /// Takes a freshly started child; opens its pidfd.
     explicit PosixProcess(pid_t pid);
+    /// A handle to be attached to a child about to be started (allocating
+    /// before fork() spares the parent a copied page after it).
+    PosixProcess() = default;
+    /// Takes the child just started; opens its pidfd.
+    void attach(pid_t pid);
     ~PosixProcess() override;
 
     int pid() const override { return pid_; }
@@ -34,7 +39,7 @@ class PosixProcess final : public plugin::ProcessHandle {
   private:
     void signal(int sig);
 
-    pid_t pid_;
+    pid_t pid_ = -1;
     int pidfd_ = -1;
     std::mutex reap_mutex_;
     std::atomic<bool> done_{false};

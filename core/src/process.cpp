@@ -269,6 +269,7 @@ void Process::start() {
     if (s.backend == nullptr) s.backend = &get_context().backend();
     s.name = name();  // fixes the default name (the class name is known now)
     detail::ensure_exit_handler();
+    get_logger();  // its first use, if in a child, would be repeated in every child
 
     ForkLaunch launch{this, current_process().name(), detail::current_pid()};
     plugin::LaunchRequest req;
@@ -281,8 +282,15 @@ void Process::start() {
         req.handles = exec.handles;
     }
     detail::flush_std_streams();  // else buffered output would be written twice
-    s.handle = s.backend->start(req);
+    // Registered before the start: a fork child then writes (and so copies)
+    // no page for it, and the parent writes fewer after the fork.
     ProcessRegistry::add(*this);
+    try {
+        s.handle = s.backend->start(req);
+    } catch (...) {
+        ProcessRegistry::discard(s);
+        throw;
+    }
 }
 
 void Process::join(Timeout timeout) {

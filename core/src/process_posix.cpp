@@ -5,7 +5,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <stdio_ext.h>
 #include <cstdio>
+#include <ext/stdio_sync_filebuf.h>
+
 #include <iostream>
 
 #include <mproc/process.hpp>
@@ -22,10 +25,17 @@ int cpu_count() {
 
 namespace detail {
 
+// Flushes only what has output pending: every page a fork child writes is
+// copied, and fflush(NULL) would write to every FILE there is. As in Python,
+// the standard streams are flushed, not files the program opened.
 void flush_std_streams() {
-    std::cout.flush();
-    std::cerr.flush();
-    std::fflush(nullptr);
+    // iostreams synchronised with stdio (the default) keep nothing of their
+    // own; unsynchronised ones are flushed.
+    for (std::ostream* os : {&std::cout, &std::cerr, &std::clog}) {
+        if (dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(os->rdbuf()) == nullptr) os->flush();
+    }
+    for (FILE* f : {stdout, stderr})
+        if (__fpending(f) > 0) std::fflush(f);
 }
 
 int current_pid() {

@@ -88,7 +88,8 @@ std::vector<Process*> ProcessRegistry::active() {
     }
     std::vector<Process*> running;
     for (auto* p : all) {
-        if (p->state_->handle && !p->state_->handle->poll())
+        if (!p->state_->handle) continue;  // being started by another thread
+        if (!p->state_->handle->poll())
             running.push_back(p);
         else
             discard(*p->state_);
