@@ -429,3 +429,34 @@ TEST_CASE("cpu_count and the main process", "[process]") {
     CHECK_FALSE(me.daemon());
     CHECK_THROWS_AS(me.start(), mp::ValueError);
 }
+
+namespace {
+
+void print_child() { std::printf("child|"); }
+
+// With stdout redirected to w: buffered output before start() must appear
+// once (not also in the child), and the child's own output must be flushed.
+void print_around_child(mp::Connection w, std::string method) {
+    ::dup2(static_cast<int>(w.fileno()), 1);
+    w.close();
+    std::setvbuf(stdout, nullptr, _IOFBF, 4096);
+    std::printf("before|");
+    auto p = mp::get_context(method).Process(print_child);
+    p.start();
+    p.join();
+    std::printf("after\n");
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+TEST_CASE("buffered output is written once and a child's output is flushed", "[process]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto [r, w] = ctx.Pipe(false);
+    auto p = mp::get_context("fork").Process(print_around_child, w, mproc_method_);
+    p.start();
+    w.close();
+    std::string out = mp::test::read_all(static_cast<int>(r.fileno()));
+    p.join();
+    CHECK(out == "before|child|after\n");
+}
