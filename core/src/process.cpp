@@ -247,6 +247,13 @@ void Process::run() {
 
 namespace {
 
+// The parent record's sentinel: passed by an exec parent, else opened on
+// first use (-1 when the parent is gone).
+int parent_sentinel(ProcessState& s) {
+    if (s.sentinel_fd < 0) s.sentinel_fd = detail::open_parent_sentinel(s.parent_pid);
+    return s.sentinel_fd;
+}
+
 ProcessState& checked(const std::shared_ptr<ProcessState>& s) {
     if (!s) throw ValueError("process object was moved from");
     if (s->closed) throw ClosedError("process object is closed");
@@ -298,8 +305,7 @@ void Process::join(Timeout timeout) {
     if (detail::current == this || s.kind == ProcessState::Kind::main)
         throw ValueError("cannot join the current process");
     if (s.kind == ProcessState::Kind::parent) {
-        if (s.sentinel_fd < 0) s.sentinel_fd = detail::open_parent_sentinel(s.parent_pid);
-        if (s.sentinel_fd >= 0) detail::sentinel_ready(s.sentinel_fd, timeout);
+        if (int fd = parent_sentinel(s); fd >= 0) detail::sentinel_ready(fd, timeout);
         return;
     }
     if (s.parent_pid != detail::current_pid()) throw ValueError("can only join a child process");
@@ -311,9 +317,8 @@ bool Process::is_alive() {
     auto& s = checked(state_);
     if (detail::current == this || s.kind == ProcessState::Kind::main) return true;
     if (s.kind == ProcessState::Kind::parent) {
-        if (s.sentinel_fd < 0) s.sentinel_fd = detail::open_parent_sentinel(s.parent_pid);
-        return s.sentinel_fd >= 0 &&
-               !detail::sentinel_ready(s.sentinel_fd, std::chrono::seconds(0));
+        int fd = parent_sentinel(s);
+        return fd >= 0 && !detail::sentinel_ready(fd, std::chrono::seconds(0));
     }
     if (s.parent_pid != detail::current_pid()) throw ValueError("can only test a child process");
     if (!s.handle) return false;
@@ -405,8 +410,7 @@ void Process::set_authkey(std::vector<std::byte> key) {
 Sentinel Process::sentinel() const {
     auto& s = checked(state_);
     if (s.kind == ProcessState::Kind::parent) {
-        if (s.sentinel_fd < 0) s.sentinel_fd = detail::open_parent_sentinel(s.parent_pid);
-        return Sentinel{s.sentinel_fd};
+        return Sentinel{parent_sentinel(s)};
     }
     if (!s.handle) throw ValueError("process not started");
     return Sentinel{s.handle->sentinel()};

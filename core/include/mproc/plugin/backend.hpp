@@ -84,8 +84,6 @@ struct LaunchRequest {
     std::span<const std::byte> payload;
     /// Handles the child needs; their slots are the indexes in this list.
     std::span<const NativeHandle> handles;
-    /// Why payload is empty, to report to the user (nullptr when it is not).
-    const char* payload_error = nullptr;
 };
 
 /// A start method: starts processes and makes connections.
