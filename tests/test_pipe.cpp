@@ -9,6 +9,8 @@
 #include <numeric>
 #include <system_error>
 
+#include <mproc/plugin/backend.hpp>
+
 #include "support.hpp"
 
 namespace mp = mproc;
@@ -208,4 +210,57 @@ TEST_CASE("a huge length prefix does not allocate it up front", "[pipe]") {
     REQUIRE(::write(static_cast<int>(b.fileno()), header, sizeof header) == sizeof header);
     b.close();
     CHECK_THROWS_AS(a.recv_bytes(), mp::EOFError);
+}
+
+namespace {
+
+// Receives two ints on `in` and sends their sum back on `out`.
+void sum_two(mp::Connection in, mp::Connection out) {
+    int a = in.recv<int>();
+    int b = in.recv<int>();
+    out.send(a + b);
+}
+
+}  // namespace
+
+TEST_CASE("what was read ahead counts as ready for poll and wait", "[pipe]") {
+    auto [a, b] = mp::Pipe();
+    for (int i = 1; i <= 3; ++i) a.send(i);
+    CHECK(b.recv<int>() == 1);  // the other two are now read ahead
+    auto raw = mp::Waitable::from_handle(b.fileno());
+    CHECK(mp::wait({raw}, 0s).empty());  // the fd itself has nothing left
+    CHECK(b.poll());
+    CHECK(mp::wait({b}, 0s).size() == 1);
+    CHECK(mp::wait(std::vector<mp::Connection>{b}, 0s).size() == 1);
+    CHECK(b.recv<int>() == 2);
+    CHECK(b.recv<int>() == 3);
+    CHECK_FALSE(b.poll());
+}
+
+TEST_CASE("an end passed to a child takes what it read ahead along", "[pipe]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto [a, b] = ctx.Pipe();
+    auto [r, w] = ctx.Pipe(false);
+    a.send(100);
+    a.send(20);
+    a.send(3);
+    CHECK(b.recv<int>() == 100);  // 20 and 3 are read ahead by this end
+    auto p = ctx.Process(sum_two, b, w);
+    p.start();
+    b.close();
+    w.close();
+    CHECK(r.recv<int>() == 23);
+    p.join();
+    CHECK(p.exitcode() == 0);
+}
+
+TEST_CASE("read-ahead can be turned off for an end shared by turns", "[pipe]") {
+    auto [a, b] = mp::Pipe();
+    b.impl()->set_read_ahead(false);
+    a.send(1);
+    a.send(2);
+    CHECK(b.recv<int>() == 1);
+    CHECK(b.impl()->buffered() == 0);
+    CHECK(mp::wait({mp::Waitable::from_handle(b.fileno())}, 0s).size() == 1);
+    CHECK(b.recv<int>() == 2);
 }

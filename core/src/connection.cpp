@@ -222,24 +222,28 @@ void codec<Connection>::encode(Encoder& e, const Connection& c) {
     auto* impl = c.impl();
     if (impl == nullptr) throw ClosedError("cannot send a closed Connection");
     auto handles = impl->native_handles();
-    e.begin_array(3);
+    e.begin_array(4);
     e.write_bool(c.readable());
     e.write_bool(c.writable());
     e.begin_array(handles.size());
     for (auto h : handles) e.write_handle(e.handles->add(h));
+    // What this end has read ahead goes along: the receiver reads it first.
+    auto pending = impl->peek_buffered();
+    e.write_bin(pending);
 }
 
 Connection codec<Connection>::decode(Decoder& d) {
     if (d.handles == nullptr) throw SerializationError("a Connection arrived where handles cannot");
-    if (d.read_array() != 3) throw SerializationError("a Connection is an array of 3 items");
+    if (d.read_array() != 4) throw SerializationError("a Connection is an array of 4 items");
     bool readable = d.read_bool();
     bool writable = d.read_bool();
     std::size_t n = d.read_array();
     if (n < 1 || n > 2) throw SerializationError("a Connection has 1 or 2 handles");
     std::intptr_t h[2] = {-1, -1};
     for (std::size_t i = 0; i < n; ++i) h[i] = d.handles->get(d.read_handle());
-    return Connection(detail::connection_from_handles(readable, writable, h[0], h[1]), readable,
-                      writable);
+    auto impl = detail::connection_from_handles(readable, writable, h[0], h[1]);
+    impl->prime(d.read_bin());
+    return Connection(std::move(impl), readable, writable);
 }
 
 }  // namespace mproc

@@ -92,9 +92,15 @@ class FdConnection final : public ConnectionImpl {
   public:
     bool read_exact(std::span<std::byte> out) override {
         if (rfd_ < 0) throw ClosedError("handle is closed");
-        std::size_t got = 0;
+        std::size_t got = take_buffered(out);
         while (got < out.size()) {
-            ssize_t n = ::read(rfd_, out.data() + got, out.size() - got);
+            std::size_t need = out.size() - got;
+            // Small reads go through the read-ahead buffer: one read() then
+            // serves many messages. Large ones go straight to their place.
+            bool direct = !read_ahead_ || need >= read_ahead_size / 2;
+            if (!direct && !buffer_) buffer_ = std::make_unique<std::byte[]>(read_ahead_size);
+            std::byte* dst = direct ? out.data() + got : buffer_.get();
+            ssize_t n = ::read(rfd_, dst, direct ? need : read_ahead_size);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == ECONNRESET)
@@ -106,15 +112,39 @@ class FdConnection final : public ConnectionImpl {
                 if (got == 0) return false;
                 throw EOFError("end of stream inside a message");
             }
-            got += std::size_t(n);
+            if (direct) {
+                got += std::size_t(n);
+            } else {
+                begin_ = 0;
+                end_ = std::size_t(n);
+                got += take_buffered(out.subspan(got));
+            }
         }
         return true;
     }
 
     bool poll(Timeout timeout) override {
         if (rfd_ < 0) throw ClosedError("handle is closed");
-        return detail::poll_readable(rfd_, timeout);
+        return end_ > begin_ || detail::poll_readable(rfd_, timeout);
     }
+
+    std::size_t buffered() const override { return end_ - begin_; }
+
+    std::vector<std::byte> peek_buffered() const override {
+        return {buffer_.get() + begin_, buffer_.get() + end_};
+    }
+
+    void prime(std::span<const std::byte> data) override {
+        if (data.empty()) return;
+        std::size_t size = std::max(read_ahead_size, data.size());
+        auto fresh = std::make_unique<std::byte[]>(size);
+        std::memcpy(fresh.get(), data.data(), data.size());
+        buffer_ = std::move(fresh);  // prime() comes before any read
+        begin_ = 0;
+        end_ = data.size();
+    }
+
+    void set_read_ahead(bool on) override { read_ahead_ = on; }
 
     NativeHandle wait_handle() const override { return rfd_ >= 0 ? rfd_ : wfd_; }
 
@@ -126,15 +156,31 @@ class FdConnection final : public ConnectionImpl {
     }
 
     void close() noexcept override {
+        begin_ = end_ = 0;
         if (rfd_ >= 0) ::close(rfd_);
         if (wfd_ >= 0 && wfd_ != rfd_) ::close(wfd_);
         rfd_ = wfd_ = -1;
     }
 
   private:
+    static constexpr std::size_t read_ahead_size = 64 * 1024;
+
+    // Copies what the buffer holds into out; returns how much.
+    std::size_t take_buffered(std::span<std::byte> out) {
+        std::size_t n = std::min(out.size(), end_ - begin_);
+        if (n > 0) {
+            std::memcpy(out.data(), buffer_.get() + begin_, n);
+            begin_ += n;
+        }
+        return n;
+    }
+
     int rfd_;
     int wfd_;
     bool socket_;
+    bool read_ahead_ = true;
+    std::unique_ptr<std::byte[]> buffer_;  // allocated on the first small read
+    std::size_t begin_ = 0, end_ = 0;      // unread bytes: [begin_, end_)
 };
 
 std::pair<int, int> make_os_pipe() {

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <system_error>
 
+#include <mproc/plugin/backend.hpp>
+
 #include "poll_posix.hpp"
 
 namespace mproc {
@@ -57,14 +59,33 @@ std::intptr_t Waitable::native_handle() const {
 
 namespace {
 
+// Bytes a connection has already read ahead: such a connection is ready
+// whatever its fd says.
+std::size_t read_ahead(const Connection& c) {
+    return c.impl() ? c.impl()->buffered() : 0;
+}
+std::size_t read_ahead(const Waitable& w) {
+    return w.connection() ? read_ahead(*w.connection()) : 0;
+}
+
 // The objects among `objects` that are ready within timeout, in order.
 template <class T, class Handle>
 std::vector<T> ready_among(std::span<const T> objects, Timeout timeout, Handle handle_of) {
     std::vector<int> fds;
     fds.reserve(objects.size());
-    for (const auto& o : objects) fds.push_back(int(handle_of(o)));
+    bool any_buffered = false;
+    for (const auto& o : objects) {
+        fds.push_back(int(handle_of(o)));
+        any_buffered = any_buffered || read_ahead(o) > 0;
+    }
+    auto polled =
+        detail::poll_readable(fds, any_buffered ? Timeout(std::chrono::seconds(0)) : timeout);
     std::vector<T> out;
-    for (auto i : detail::poll_readable(fds, timeout)) out.push_back(objects[i]);
+    for (std::size_t i = 0, k = 0; i < objects.size(); ++i) {
+        bool ready_fd = k < polled.size() && polled[k] == i;
+        if (ready_fd) ++k;
+        if (ready_fd || read_ahead(objects[i]) > 0) out.push_back(objects[i]);
+    }
     return out;
 }
 

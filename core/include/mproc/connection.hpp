@@ -13,6 +13,13 @@
 // framing (4-byte big-endian length; -1 then an 8-byte length past 2 GiB).
 // Not thread-safe, as in Python: use one end from one thread at a time.
 //
+// Read-ahead: a receiving end reads up to 64 KiB at a time, so one system
+// call serves many small messages. poll() and mproc::wait count what was read
+// ahead, a Connection passed to a child takes it along, and a fork child
+// inherits it; but a select()/poll() of your own on fileno() does not see
+// it: use poll() or mproc::wait. As in Python, two processes must not read
+// one end at the same time.
+//
 // Gotcha: a write to a pipe whose reader is gone would raise SIGPIPE and kill
 // the process; like the Python interpreter, mproc sets SIGPIPE to SIG_IGN
 // when it is still SIG_DFL, and send() then throws std::system_error(EPIPE).

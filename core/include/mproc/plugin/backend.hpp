@@ -28,7 +28,9 @@ using NativeHandle = std::intptr_t;
 
 /// One end of a byte-stream connection. Framing, serialisation and the
 /// Python-compatible message format are done by core; an implementation only
-/// moves bytes. Not thread-safe (as Python's Connection).
+/// moves bytes. It may read ahead (one read() then serves many small
+/// messages); readiness must then count what was read ahead (poll() and
+/// buffered()). Not thread-safe (as Python's Connection).
 class ConnectionImpl {
   public:
     virtual ~ConnectionImpl();
@@ -46,6 +48,15 @@ class ConnectionImpl {
     virtual std::vector<NativeHandle> native_handles() const = 0;
     /// Releases the handles; idempotent.
     virtual void close() noexcept = 0;
+    /// Bytes already read from the OS but not yet consumed (read-ahead).
+    virtual std::size_t buffered() const = 0;
+    /// A copy of those bytes (they travel with the end into an exec child).
+    virtual std::vector<std::byte> peek_buffered() const = 0;
+    /// Makes data the first bytes to read (an end received with read-ahead).
+    virtual void prime(std::span<const std::byte> data) = 0;
+    /// Turns read-ahead on (the default) or off; off where several processes
+    /// take turns reading one end (a queue's shared reader).
+    virtual void set_read_ahead(bool on) = 0;
 };
 
 /// A started child process, as seen by its parent.
