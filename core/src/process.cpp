@@ -276,7 +276,10 @@ void Process::start() {
     if (s.backend == nullptr) s.backend = &get_context().backend();
     s.name = name();  // fixes the default name (the class name is known now)
     detail::ensure_exit_handler();
-    get_logger();  // its first use, if in a child, would be repeated in every child
+    // Statics a child would otherwise initialise (and so copy pages for) anew
+    // in every child: initialised here once.
+    get_logger();
+    detail::exit_hooks();
 
     ForkLaunch launch{this, current_process().name(), detail::current_pid()};
     plugin::LaunchRequest req;

@@ -60,6 +60,8 @@ int open_own_sentinel();
 /// util._exit_function); run at normal exit and at the end of each child.
 void exit_function();
 
+/// Functions run at the end of exit_function (see plugin::at_process_exit).
+std::vector<void (*)()>& exit_hooks();
 /// Registers the exit-time join of children (once).
 void ensure_exit_handler();
 /// Flushes C stdio and C++ iostreams (before fork, and at child exit).
