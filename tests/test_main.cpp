@@ -146,6 +146,14 @@ int main(int argc, char** argv) {
     ::signal(SIGALRM, on_timeout);
     // Load the plugins before counting fds (loading opens none that stay),
     // and start the forkserver, which keeps one fd open from then on.
+    // The first Connection sent inside a message starts the handle sharer,
+    // which keeps a socket open from then on: start it before counting.
+    {
+        auto [a, b] = mproc::Pipe();
+        auto [r, w] = mproc::Pipe(false);
+        a.send(w);
+        (void)b.recv<mproc::Connection>();
+    }
     for (const auto& m : mproc::test::start_methods()) {
         auto p = mproc::get_context(m).Process(warm_up);
         p.start();

@@ -264,3 +264,71 @@ TEST_CASE("read-ahead can be turned off for an end shared by turns", "[pipe]") {
     CHECK(mp::wait({mp::Waitable::from_handle(b.fileno())}, 0s).size() == 1);
     CHECK(b.recv<int>() == 2);
 }
+
+namespace {
+
+// Receives a Connection over `control` and says hello through it.
+void hello_through_received(mp::Connection control) {
+    auto c = control.recv<mp::Connection>();
+    c.send(std::string("hello through a received end"));
+    control.send(std::string("done"));
+}
+
+// Sends the parent one end of a new pipe, writes to the other, and waits
+// until the parent has it.
+void send_an_end_back(mp::Connection control) {
+    auto [r, w] = mp::Pipe(false);
+    control.send(r);
+    r.close();
+    w.send(7);
+    (void)control.recv<std::string>();  // the parent's "got it"
+}
+
+}  // namespace
+
+TEST_CASE("a Connection sent over a Connection works both ways", "[pipe]") {
+    FOR_EACH_START_METHOD(ctx);
+    SECTION("parent to child") {
+        auto [control, child_control] = ctx.Pipe();
+        auto [x_read, x_write] = ctx.Pipe(false);
+        auto p = ctx.Process(hello_through_received, child_control);
+        p.start();
+        child_control.close();
+        control.send(x_write);
+        x_write.close();
+        CHECK(x_read.recv<std::string>() == "hello through a received end");
+        CHECK(control.recv<std::string>() == "done");
+        p.join();
+        CHECK(p.exitcode() == 0);
+    }
+    SECTION("child to parent") {
+        auto [control, child_control] = ctx.Pipe();
+        auto p = ctx.Process(send_an_end_back, child_control);
+        p.start();
+        child_control.close();
+        auto r = control.recv<mp::Connection>();
+        control.send(std::string("got it"));
+        CHECK(r.readable());
+        CHECK(r.recv<int>() == 7);
+        p.join();
+        CHECK(p.exitcode() == 0);
+    }
+}
+
+TEST_CASE("a Connection whose sender is gone cannot be received", "[pipe]") {
+    auto [a, b] = mp::Pipe();
+    {
+        // Forge the reference a vanished process would have sent.
+        auto enc = mp::default_serializer().make_encoder();
+        enc->begin_array(6);
+        enc->write_bool(true);
+        enc->write_bool(false);
+        enc->write_str("mproc-sharer-no-such-process");
+        std::array<std::byte, 16> key{};
+        enc->write_bin(key);
+        enc->write_uint(1);
+        enc->write_bin({});
+        a.send_bytes(enc->data());
+    }
+    CHECK_THROWS_WITH(b.recv<mp::Connection>(), Contains("its sender is gone"));
+}

@@ -1,4 +1,4 @@
-// The main process's authentication key: 32 bytes from the kernel's CSPRNG
+// Random bytes, and the main process's authentication key (32 of them), from the kernel's CSPRNG
 // (getrandom), so libmproc needs no crypto library just to start; HMAC, where
 // it is needed, comes from OpenSSL.
 #include <sys/random.h>
@@ -6,12 +6,17 @@
 #include <cerrno>
 #include <system_error>
 
+#include "authkey.hpp"
 #include "process_state.hpp"
 
 namespace mproc::detail {
 
 std::vector<std::byte> random_authkey() {
-    std::vector<std::byte> key(32);
+    return random_bytes(32);
+}
+
+std::vector<std::byte> random_bytes(std::size_t n) {
+    std::vector<std::byte> key(n);
     std::size_t got = 0;
     while (got < key.size()) {
         ssize_t n = ::getrandom(key.data() + got, key.size() - got, 0);

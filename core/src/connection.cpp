@@ -11,6 +11,8 @@
 
 #include <mproc/plugin/backend.hpp>
 
+#include "handle_sharer.hpp"
+
 namespace mproc {
 
 namespace {
@@ -215,34 +217,59 @@ bool Connection::writable() const noexcept {
     return state_ && state_->writable;
 }
 
+// A Connection is [readable, writable, handles, read-ahead bytes] where
+// handles cross out of band (a Process argument under spawn/forkserver), or
+// [readable, writable, sharer address, key, count, read-ahead bytes] inside a
+// message, where the receiver fetches the handles from the sender.
 void codec<Connection>::encode(Encoder& e, const Connection& c) {
-    if (e.handles == nullptr)
-        throw SerializationError(
-            "a Connection can only cross where handles can (as a Process argument)");
     auto* impl = c.impl();
     if (impl == nullptr) throw ClosedError("cannot send a closed Connection");
     auto handles = impl->native_handles();
-    e.begin_array(4);
-    e.write_bool(c.readable());
-    e.write_bool(c.writable());
-    e.begin_array(handles.size());
-    for (auto h : handles) e.write_handle(e.handles->add(h));
-    // What this end has read ahead goes along: the receiver reads it first.
-    auto pending = impl->peek_buffered();
+    auto pending = impl->peek_buffered();  // read ahead here: the receiver reads it first
+    if (e.handles != nullptr) {
+        e.begin_array(4);
+        e.write_bool(c.readable());
+        e.write_bool(c.writable());
+        e.begin_array(handles.size());
+        for (auto h : handles) e.write_handle(e.handles->add(h));
+    } else {
+        auto shared = detail::share_handles(handles);
+        e.begin_array(6);
+        e.write_bool(c.readable());
+        e.write_bool(c.writable());
+        e.write_str(shared.address);
+        e.write_bin(shared.key);
+        e.write_uint(handles.size());
+    }
     e.write_bin(pending);
 }
 
 Connection codec<Connection>::decode(Decoder& d) {
-    if (d.handles == nullptr) throw SerializationError("a Connection arrived where handles cannot");
-    if (d.read_array() != 4) throw SerializationError("a Connection is an array of 4 items");
+    std::size_t items = d.read_array();
+    if (items != 4 && items != 6)
+        throw SerializationError("a Connection is an array of 4 or 6 items");
     bool readable = d.read_bool();
     bool writable = d.read_bool();
-    std::size_t n = d.read_array();
-    if (n < 1 || n > 2) throw SerializationError("a Connection has 1 or 2 handles");
     std::intptr_t h[2] = {-1, -1};
-    for (std::size_t i = 0; i < n; ++i) h[i] = d.handles->get(d.read_handle());
+    if (items == 4) {
+        if (d.handles == nullptr)
+            throw SerializationError("a Connection's handles arrived where handles cannot");
+        std::size_t n = d.read_array();
+        if (n < 1 || n > 2) throw SerializationError("a Connection has 1 or 2 handles");
+        for (std::size_t i = 0; i < n; ++i) h[i] = d.handles->get(d.read_handle());
+    } else {
+        detail::SharedHandles from;
+        from.address = std::string(d.read_str());
+        auto key = d.read_bin();
+        from.key.assign(key.begin(), key.end());
+        std::uint64_t n = d.read_uint();
+        if (n < 1 || n > 2) throw SerializationError("a Connection has 1 or 2 handles");
+        auto got = detail::fetch_handles(from, std::size_t(n));
+        for (std::size_t i = 0; i < got.size(); ++i) h[i] = got[i];
+    }
+    auto pending = d.read_bin();
     auto impl = detail::connection_from_handles(readable, writable, h[0], h[1]);
-    impl->prime(d.read_bin());
+    impl->prime(pending);
     return Connection(std::move(impl), readable, writable);
 }
 

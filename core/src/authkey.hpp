@@ -1,0 +1,12 @@
+// Random bytes from the kernel's CSPRNG (internal to core).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace mproc::detail {
+
+/// n bytes from getrandom(2).
+std::vector<std::byte> random_bytes(std::size_t n);
+
+}  // namespace mproc::detail

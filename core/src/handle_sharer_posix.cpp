@@ -1,0 +1,234 @@
+// The handle sharer on Linux: a thread started on first use serves an
+// abstract Unix socket; a receiver connects, proves it runs as the same user
+// (SO_PEERCRED) and knows the 16-byte random key, and gets the descriptors
+// by SCM_RIGHTS. Each key is served once. The thread ends when the process
+// ends normally (at_process_exit); a fork child starts its own.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <mproc/errors.hpp>
+#include <mproc/plugin/backend.hpp>
+
+#include "authkey.hpp"
+#include "handle_sharer.hpp"
+
+namespace mproc::detail {
+
+namespace {
+
+constexpr std::size_t key_size = 16;
+constexpr std::size_t max_handles = 64;
+
+[[noreturn]] void fail(const char* what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
+
+sockaddr_un abstract_address(const std::string& name, socklen_t& len) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    addr.sun_path[0] = '\0';  // abstract: no file to clean up
+    std::memcpy(addr.sun_path + 1, name.data(), std::min(name.size(), sizeof addr.sun_path - 2));
+    len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    return addr;
+}
+
+class Sharer {
+  public:
+    SharedHandles share(std::span<const std::intptr_t> handles) {
+        if (handles.size() > max_handles)
+            throw ValueError(fmt::format("at most {} handles can be shared at once", max_handles));
+        std::lock_guard lock(mutex_);
+        ensure_running();
+        std::vector<int> dups;
+        for (auto h : handles) {
+            int d = ::fcntl(int(h), F_DUPFD_CLOEXEC, 0);
+            if (d < 0) {
+                for (int x : dups) ::close(x);
+                fail("dup of a shared handle");
+            }
+            dups.push_back(d);
+        }
+        auto key = random_bytes(key_size);
+        table_[std::string(reinterpret_cast<const char*>(key.data()), key.size())] =
+            std::move(dups);
+        return {name_, key};
+    }
+
+    // At the end of the process that started the thread: stop and join it,
+    // close what was never fetched.
+    void stop() {
+        std::unique_lock lock(mutex_);
+        if (owner_ != ::getpid() || listener_ < 0) return;
+        ::shutdown(listener_, SHUT_RDWR);  // wakes accept()
+        lock.unlock();
+        thread_->join();
+        lock.lock();
+        ::close(listener_);
+        listener_ = -1;
+        for (auto& [k, fds] : table_)
+            for (int fd : fds) ::close(fd);
+        table_.clear();
+    }
+
+  private:
+    void ensure_running() {
+        if (owner_ != ::getpid()) {
+            // A fork child: the thread is not here, the socket and the
+            // duplicates are the parent's to serve.
+            if (listener_ >= 0) ::close(listener_);
+            for (auto& [k, fds] : table_)
+                for (int fd : fds) ::close(fd);
+            table_.clear();
+            listener_ = -1;
+            thread_ = nullptr;  // the parent's thread object; not ours to join
+            owner_ = ::getpid();
+        }
+        if (listener_ >= 0) return;
+        auto suffix = random_bytes(8);
+        name_ = fmt::format("mproc-sharer-{}-", ::getpid());
+        for (auto b : suffix) name_ += fmt::format("{:02x}", std::to_integer<unsigned>(b));
+        int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) fail("socket");
+        socklen_t len;
+        auto addr = abstract_address(name_, len);
+        if (::bind(s, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(s, 64) != 0) {
+            int e = errno;
+            ::close(s);
+            errno = e;
+            fail("handle sharer socket");
+        }
+        listener_ = s;
+        thread_ = new std::thread([this] { serve(); });  // joined by stop()
+        static std::once_flag once;
+        std::call_once(once, [] { plugin::at_process_exit([] { instance().stop(); }); });
+    }
+
+    void serve() {
+        for (;;) {
+            int c = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) {
+                if (errno == EINTR || errno == ECONNABORTED) continue;
+                return;  // shut down
+            }
+            answer(c);
+            ::close(c);
+        }
+    }
+
+    void answer(int c) {
+        ucred cred{};
+        socklen_t clen = sizeof cred;
+        if (::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 || cred.uid != ::getuid())
+            return;
+        std::array<char, key_size> key{};
+        std::size_t got = 0;
+        while (got < key.size()) {
+            pollfd p{c, POLLIN, 0};
+            if (::poll(&p, 1, 5000) <= 0) return;  // a silent peer does not hold us up
+            ssize_t n = ::read(c, key.data() + got, key.size() - got);
+            if (n <= 0) return;
+            got += std::size_t(n);
+        }
+        std::vector<int> fds;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = table_.find(std::string(key.data(), key.size()));
+            if (it == table_.end()) return;
+            fds = std::move(it->second);
+            table_.erase(it);
+        }
+        char ok = 1;
+        iovec iov{&ok, 1};
+        std::array<char, CMSG_SPACE(sizeof(int) * max_handles)> control{};
+        msghdr mh{};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = control.data();
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+        cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+        std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
+        (void)::sendmsg(c, &mh, MSG_NOSIGNAL);
+        for (int fd : fds) ::close(fd);  // the receiver has its own now
+    }
+
+  public:
+    static Sharer& instance() {
+        static auto* s = new Sharer();  // used until the very end of exit
+        return *s;
+    }
+
+  private:
+    std::mutex mutex_;
+    pid_t owner_ = ::getpid();
+    int listener_ = -1;
+    std::thread* thread_ = nullptr;
+    std::string name_;
+    std::map<std::string, std::vector<int>> table_;
+};
+
+}  // namespace
+
+SharedHandles share_handles(std::span<const std::intptr_t> handles) {
+    return Sharer::instance().share(handles);
+}
+
+std::vector<std::intptr_t> fetch_handles(const SharedHandles& from, std::size_t count) {
+    if (count == 0 || count > max_handles || from.key.size() != key_size ||
+        from.address.size() > sizeof(sockaddr_un::sun_path) - 2)
+        throw SerializationError("malformed shared-handle reference");
+    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) fail("socket");
+    socklen_t len;
+    auto addr = abstract_address(from.address, len);
+    auto gone = [&](const char* why) {
+        ::close(s);
+        throw ProcessError(fmt::format(
+            "cannot receive the Connection: {} (the sending process must still run)", why));
+    };
+    if (::connect(s, reinterpret_cast<sockaddr*>(&addr), len) != 0) gone("its sender is gone");
+    if (::send(s, from.key.data(), from.key.size(), MSG_NOSIGNAL) != ssize_t(from.key.size()))
+        gone("its sender closed the connection");
+    char ok = 0;
+    iovec iov{&ok, 1};
+    std::array<char, CMSG_SPACE(sizeof(int) * max_handles)> control{};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control.data();
+    mh.msg_controllen = control.size();
+    ssize_t n;
+    do n = ::recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    std::vector<std::intptr_t> out;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        auto* fds = reinterpret_cast<int*>(CMSG_DATA(c));
+        for (std::size_t i = 0; i < k; ++i) out.push_back(fds[i]);
+    }
+    ::close(s);
+    if (n != 1 || ok != 1 || out.size() != count) {
+        for (auto fd : out) ::close(int(fd));
+        throw ProcessError("cannot receive the Connection: its sender refused or already gave it");
+    }
+    return out;
+}
+
+}  // namespace mproc::detail
