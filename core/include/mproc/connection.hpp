@@ -124,7 +124,9 @@ T Connection::recv() {
 }
 
 /// A Connection crosses into a spawn or forkserver child as out-of-band
-/// handles (only where handles can cross: Process arguments).
+/// handles (as a Process argument), and inside a message (conn.send(other))
+/// by reference: the receiver fetches the descriptors from the sender, which
+/// must still run then (see docs/gotchas.md).
 template <>
 struct codec<Connection> {
     /// Writes the end's direction and its handles.
