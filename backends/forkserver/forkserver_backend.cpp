@@ -280,8 +280,10 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
 };
 
 ForkserverBackend& backend() {
-    static ForkserverBackend b;
-    return b;
+    // Never destroyed: the exit hook that stops the server may run after
+    // static destructors.
+    static auto* b = new ForkserverBackend();
+    return *b;
 }
 
 // At the normal end of the program that started it (main or child): the
