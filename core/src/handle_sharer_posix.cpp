@@ -1,10 +1,13 @@
-// The handle sharer on Linux: a thread started on first use serves an
-// abstract Unix socket; a receiver connects, proves it runs as the same user
-// (SO_PEERCRED) and knows the 16-byte random key, and gets the descriptors
-// by SCM_RIGHTS. Each key is served once. The thread ends when the process
-// ends normally (at_process_exit); a fork child starts its own.
+// The handle sharer on Linux: an abstract Unix socket made on first use; a
+// receiver connects, proves it runs as the same user (SO_PEERCRED) and knows
+// the 16-byte random key, and gets the descriptors by SCM_RIGHTS. Each key
+// is served once. A thread serves the socket only while handles wait to be
+// fetched: it decides to end when it hands out the last one, and is joined
+// before the next start, before a fork (so that a fork rarely copies a
+// process with this thread in it) and at the normal end of the process.
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -65,6 +68,11 @@ class Sharer {
         auto key = random_bytes(key_size);
         table_[std::string(reinterpret_cast<const char*>(key.data()), key.size())] =
             std::move(dups);
+        if (!serving_) {
+            join_finished();
+            serving_ = true;
+            thread_ = new std::thread([this] { serve(); });
+        }
         return {name_, key};
     }
 
@@ -74,9 +82,12 @@ class Sharer {
         std::unique_lock lock(mutex_);
         if (owner_ != ::getpid() || listener_ < 0) return;
         ::shutdown(listener_, SHUT_RDWR);  // wakes accept()
+        std::thread* t = std::exchange(thread_, nullptr);
         lock.unlock();
-        thread_->join();
+        if (t != nullptr) t->join();
+        delete t;
         lock.lock();
+        serving_ = false;
         ::close(listener_);
         listener_ = -1;
         for (auto& [k, fds] : table_)
@@ -95,6 +106,7 @@ class Sharer {
             table_.clear();
             listener_ = -1;
             thread_ = nullptr;  // the parent's thread object; not ours to join
+            serving_ = false;
             owner_ = ::getpid();
         }
         if (listener_ >= 0) return;
@@ -112,9 +124,25 @@ class Sharer {
             fail("handle sharer socket");
         }
         listener_ = s;
-        thread_ = new std::thread([this] { serve(); });  // joined by stop()
         static std::once_flag once;
-        std::call_once(once, [] { plugin::at_process_exit([] { instance().stop(); }); });
+        std::call_once(once, [] {
+            plugin::at_process_exit([] { instance().stop(); });
+            ::pthread_atfork([] { instance().join_if_finishing(); }, nullptr, nullptr);
+        });
+    }
+
+    // Joins a thread that has decided to end (the caller holds mutex_).
+    void join_finished() {
+        if (thread_ != nullptr && !serving_) {
+            thread_->join();
+            delete thread_;
+            thread_ = nullptr;
+        }
+    }
+
+    void join_if_finishing() {
+        std::lock_guard lock(mutex_);
+        if (owner_ == ::getpid()) join_finished();
     }
 
     void serve() {
@@ -124,32 +152,40 @@ class Sharer {
                 if (errno == EINTR || errno == ECONNABORTED) continue;
                 return;  // shut down
             }
-            answer(c);
+            bool last = answer(c);
             ::close(c);
+            if (last) return;
         }
     }
 
-    void answer(int c) {
+    // Serves one request; true if that was the last handle waiting (then
+    // the thread ends: serving_ is already false).
+    bool answer(int c) {
         ucred cred{};
         socklen_t clen = sizeof cred;
         if (::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 || cred.uid != ::getuid())
-            return;
+            return false;
         std::array<char, key_size> key{};
         std::size_t got = 0;
         while (got < key.size()) {
             pollfd p{c, POLLIN, 0};
-            if (::poll(&p, 1, 5000) <= 0) return;  // a silent peer does not hold us up
+            if (::poll(&p, 1, 5000) <= 0) return false;  // a silent peer does not hold us up
             ssize_t n = ::read(c, key.data() + got, key.size() - got);
-            if (n <= 0) return;
+            if (n <= 0) return false;
             got += std::size_t(n);
         }
         std::vector<int> fds;
+        bool last;
         {
             std::lock_guard lock(mutex_);
             auto it = table_.find(std::string(key.data(), key.size()));
-            if (it == table_.end()) return;
+            if (it == table_.end()) return false;
             fds = std::move(it->second);
             table_.erase(it);
+            // Decided before the receiver gets its handles, so that whatever
+            // the receiver does next finds the thread already ending.
+            last = table_.empty();
+            if (last) serving_ = false;
         }
         char ok = 1;
         iovec iov{&ok, 1};
@@ -166,6 +202,7 @@ class Sharer {
         std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
         (void)::sendmsg(c, &mh, MSG_NOSIGNAL);
         for (int fd : fds) ::close(fd);  // the receiver has its own now
+        return last;
     }
 
   public:
@@ -178,7 +215,8 @@ class Sharer {
     std::mutex mutex_;
     pid_t owner_ = ::getpid();
     int listener_ = -1;
-    std::thread* thread_ = nullptr;
+    std::thread* thread_ = nullptr;  // serves while serving_; joined later
+    bool serving_ = false;
     std::string name_;
     std::map<std::string, std::vector<int>> table_;
 };
