@@ -49,7 +49,7 @@ namespace {
 namespace fs = std::filesystem;
 using mproc::plugin::NativeHandle;
 
-constexpr std::size_t max_handles = 64;
+constexpr std::size_t max_handles = mproc::plugin::max_passed_handles;
 constexpr std::uint64_t max_payload = std::uint64_t(1) << 30;
 
 [[noreturn]] void fail(const char* what) {
@@ -250,25 +250,10 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
 
     void send_request(int sock, const mproc::plugin::LaunchRequest& req) {
         RequestHeader h{req.payload.size(), std::uint32_t(req.handles.size()), 0};
-        iovec iov{&h, sizeof h};
-        msghdr mh{};
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        std::array<char, CMSG_SPACE(sizeof(int) * max_handles)> control{};
-        if (!req.handles.empty()) {
-            mh.msg_control = control.data();
-            mh.msg_controllen = CMSG_SPACE(sizeof(int) * req.handles.size());
-            cmsghdr* c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int) * req.handles.size());
-            auto* fds = reinterpret_cast<int*>(CMSG_DATA(c));
-            for (std::size_t i = 0; i < req.handles.size(); ++i) fds[i] = int(req.handles[i]);
-        }
-        ssize_t n;
-        do n = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n != ssize_t(sizeof h)) fail("send to the forkserver");
+        std::vector<int> fds(req.handles.begin(), req.handles.end());
+        if (mproc::plugin::send_with_handles(sock, std::as_bytes(std::span(&h, 1)), fds) !=
+            long(sizeof h))
+            fail("send to the forkserver");
         mproc::posix::write_all(sock, req.payload);
     }
 
@@ -305,29 +290,15 @@ struct Server {
     // Reads one request and forks its child.
     void serve(int client) {
         RequestHeader h{};
-        iovec iov{&h, sizeof h};
-        std::array<char, CMSG_SPACE(sizeof(int) * max_handles)> control{};
-        msghdr mh{};
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = control.data();
-        mh.msg_controllen = control.size();
-        ssize_t n;
-        do n = ::recvmsg(client, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
         std::vector<NativeHandle> handles;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            auto* fds = reinterpret_cast<int*>(CMSG_DATA(c));
-            for (std::size_t i = 0; i < k; ++i) handles.push_back(fds[i]);
-        }
+        long n = mproc::plugin::recv_with_handles(client, std::as_writable_bytes(std::span(&h, 1)),
+                                                  handles);
         auto drop = [&] {
             for (auto fd : handles) ::close(int(fd));
             ::close(client);
         };
         std::vector<std::byte> payload;
-        if (n != ssize_t(sizeof h) || h.payload_size > max_payload ||
+        if (n != long(sizeof h) || h.payload_size > max_payload ||
             h.handle_count != handles.size()) {
             drop();
             return;

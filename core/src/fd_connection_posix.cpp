@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -199,6 +200,54 @@ void ignore_sigpipe_once() {
             !(old.sa_flags & SA_SIGINFO))
             ::signal(SIGPIPE, SIG_IGN);
     });
+}
+
+long send_with_handles(int socket, std::span<const std::byte> data, std::span<const int> handles) {
+    if (handles.size() > max_passed_handles) {
+        errno = EINVAL;
+        return -1;
+    }
+    iovec iov{const_cast<std::byte*>(data.data()), data.size()};
+    std::array<char, CMSG_SPACE(sizeof(int) * max_passed_handles)> control{};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (!handles.empty()) {
+        mh.msg_control = control.data();
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * handles.size());
+        cmsghdr* c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * handles.size());
+        std::memcpy(CMSG_DATA(c), handles.data(), sizeof(int) * handles.size());
+    }
+    ssize_t n;
+    do n = ::sendmsg(socket, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return long(n);
+}
+
+long recv_with_handles(int socket, std::span<std::byte> data, std::vector<NativeHandle>& handles) {
+    iovec iov{data.data(), data.size()};
+    std::array<char, CMSG_SPACE(sizeof(int) * max_passed_handles)> control{};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control.data();
+    mh.msg_controllen = control.size();
+    ssize_t n;
+    do n = ::recvmsg(socket, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < k; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            handles.push_back(fd);
+        }
+    }
+    return long(n);
 }
 
 bool poll_handle(NativeHandle handle, Timeout timeout) {

@@ -25,6 +25,7 @@
 
 #include <mproc/errors.hpp>
 #include <mproc/plugin/backend.hpp>
+#include <mproc/plugin/fd_connection.hpp>
 
 #include "authkey.hpp"
 #include "handle_sharer.hpp"
@@ -34,7 +35,7 @@ namespace mproc::detail {
 namespace {
 
 constexpr std::size_t key_size = 16;
-constexpr std::size_t max_handles = 64;
+constexpr std::size_t max_handles = plugin::max_passed_handles;
 
 [[noreturn]] void fail(const char* what) {
     throw std::system_error(errno, std::generic_category(), what);
@@ -187,20 +188,8 @@ class Sharer {
             last = table_.empty();
             if (last) serving_ = false;
         }
-        char ok = 1;
-        iovec iov{&ok, 1};
-        std::array<char, CMSG_SPACE(sizeof(int) * max_handles)> control{};
-        msghdr mh{};
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = control.data();
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-        cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-        std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
-        (void)::sendmsg(c, &mh, MSG_NOSIGNAL);
+        const std::byte ok{1};
+        (void)plugin::send_with_handles(c, std::span(&ok, 1), fds);
         for (int fd : fds) ::close(fd);  // the receiver has its own now
         return last;
     }
@@ -243,26 +232,11 @@ std::vector<std::intptr_t> fetch_handles(const SharedHandles& from, std::size_t 
     if (::connect(s, reinterpret_cast<sockaddr*>(&addr), len) != 0) gone("its sender is gone");
     if (::send(s, from.key.data(), from.key.size(), MSG_NOSIGNAL) != ssize_t(from.key.size()))
         gone("its sender closed the connection");
-    char ok = 0;
-    iovec iov{&ok, 1};
-    std::array<char, CMSG_SPACE(sizeof(int) * max_handles)> control{};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control.data();
-    mh.msg_controllen = control.size();
-    ssize_t n;
-    do n = ::recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    std::byte ok{0};
     std::vector<std::intptr_t> out;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        auto* fds = reinterpret_cast<int*>(CMSG_DATA(c));
-        for (std::size_t i = 0; i < k; ++i) out.push_back(fds[i]);
-    }
+    long n = plugin::recv_with_handles(s, std::span(&ok, 1), out);
     ::close(s);
-    if (n != 1 || ok != 1 || out.size() != count) {
+    if (n != 1 || ok != std::byte{1} || out.size() != count) {
         for (auto fd : out) ::close(int(fd));
         throw ProcessError("cannot receive the Connection: its sender refused or already gave it");
     }

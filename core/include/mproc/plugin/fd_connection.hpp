@@ -4,8 +4,11 @@
 //   auto [a, b] = mproc::plugin::make_fd_pipe(true);
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include <mproc/plugin/backend.hpp>
 
@@ -23,6 +26,18 @@ std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make
 /// True if a handle (fd) is readable within timeout (Python's rules:
 /// nullopt waits forever, negative means zero).
 bool poll_handle(NativeHandle handle, Timeout timeout);
+
+/// Most descriptors send_with_handles / recv_with_handles carry at once.
+inline constexpr std::size_t max_passed_handles = 64;
+
+/// Sends data (at least one byte) with descriptors attached (SCM_RIGHTS)
+/// over a Unix socket; returns the bytes sent (sendmsg's result, -1 with
+/// errno on failure). Never raises SIGPIPE.
+long send_with_handles(int socket, std::span<const std::byte> data, std::span<const int> handles);
+
+/// Receives into data with any attached descriptors appended to handles
+/// (close-on-exec); returns recvmsg's result (-1 with errno on failure).
+long recv_with_handles(int socket, std::span<std::byte> data, std::vector<NativeHandle>& handles);
 
 /// Sets SIGPIPE to SIG_IGN if it is SIG_DFL (once), as Python does, so that
 /// writing to a closed pipe is an error instead of death.
