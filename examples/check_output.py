@@ -205,15 +205,22 @@ def check_exact_ordered(section, lines):
             ok = False
             report.append(f"  - /{text}/    <- missing line {i + 1} (expected file line {number})")
             continue
-        m = re.fullmatch(substitute_backrefs(text, captures), line)
-        if m:
-            captures.update({k: v for k, v in m.groupdict().items() if v is not None})
+        if match_capturing(text, line, captures):
             report.append(f"    {line!r}")
         else:
             ok = False
             report.append(f"  ! {line!r}    <- line {i + 1} does not match /{text}/ "
                           f"(expected file line {number})")
     return ok, report
+
+
+def match_capturing(text, line, captures):
+    """Fullmatches line against pattern text (earlier captures substituted);
+    on a match, records the pattern's named groups in captures."""
+    m = re.fullmatch(substitute_backrefs(text, captures), line)
+    if m:
+        captures.update({k: v for k, v in m.groupdict().items() if v is not None})
+    return m is not None
 
 
 def check_unordered(section, lines, exact):
@@ -235,11 +242,8 @@ def check_unordered(section, lines, exact):
 def check_contains_ordered(section, lines):
     captures, report, pos, ok = {}, [], 0, True
     for number, text in section.patterns:
-        regex = re.compile(substitute_backrefs(text, captures))
         for j in range(pos, len(lines)):
-            m = regex.fullmatch(lines[j])
-            if m:
-                captures.update({k: v for k, v in m.groupdict().items() if v is not None})
+            if match_capturing(text, lines[j], captures):
                 report.append(f"    /{text}/ matched line {j + 1}: {lines[j]!r}")
                 pos = j + 1
                 break

@@ -79,6 +79,15 @@ struct Connection::State {
         return n;
     }
 
+    // The next message's length; EOFError at the end of the stream, an error
+    // (and no more reading) past maxlength.
+    std::uint64_t next_length(std::optional<std::size_t> maxlength) {
+        auto n = read_length();
+        if (!n) throw EOFError("end of stream: the other end of the connection is closed");
+        if (maxlength && *n > *maxlength) bad_length(*n, *maxlength);
+        return *n;
+    }
+
     void bad_length(std::uint64_t n, std::size_t max) {
         // The unread body makes the stream unusable for reading, as in Python.
         readable = false;
@@ -149,10 +158,7 @@ void Connection::send_encoded() const {
 
 std::span<const std::byte> Connection::recv_message(std::optional<std::size_t> maxlength) const {
     auto& s = live(true, false);
-    auto n = s.read_length();
-    if (!n) throw EOFError("end of stream: the other end of the connection is closed");
-    if (maxlength && *n > *maxlength) s.bad_length(*n, *maxlength);
-    s.read_body(*n, s.inbox);
+    s.read_body(s.next_length(maxlength), s.inbox);
     return s.inbox;
 }
 
@@ -168,28 +174,23 @@ void Connection::send_bytes(std::span<const std::byte> buf, std::size_t offset,
 
 std::vector<std::byte> Connection::recv_bytes(std::optional<std::size_t> maxlength) {
     auto& s = live(true, false);
-    auto n = s.read_length();
-    if (!n) throw EOFError("end of stream: the other end of the connection is closed");
-    if (maxlength && *n > *maxlength) s.bad_length(*n, *maxlength);
     std::vector<std::byte> out;
-    s.read_body(*n, out);
+    s.read_body(s.next_length(maxlength), out);
     return out;
 }
 
 std::size_t Connection::recv_bytes_into(std::span<std::byte> buf, std::size_t offset) {
     auto& s = live(true, false);
     if (offset > buf.size()) throw ValueError("negative or too large offset");
-    auto n = s.read_length();
-    if (!n) throw EOFError("end of stream: the other end of the connection is closed");
-    auto room = buf.size() - offset;
-    if (*n > room) {
+    std::uint64_t n = s.next_length(std::nullopt);
+    if (n > buf.size() - offset) {
         std::vector<std::byte> whole;
-        s.read_body(*n, whole);
+        s.read_body(n, whole);
         throw BufferTooShort(std::move(whole));
     }
-    if (!s.impl->read_exact(buf.subspan(offset, *n)) && *n != 0)
+    if (!s.impl->read_exact(buf.subspan(offset, n)) && n != 0)
         throw EOFError("end of stream inside a message");
-    return *n;
+    return n;
 }
 
 bool Connection::poll(Timeout timeout) {
