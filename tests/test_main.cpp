@@ -154,10 +154,14 @@ int main(int argc, char** argv) {
         a.send(w);
         (void)b.recv<mproc::Connection>();
     }
+    // Each start method's first shared object maps a 64 KiB segment that
+    // small shared objects share from then on (one fd).
     for (const auto& m : mproc::test::start_methods()) {
-        auto p = mproc::get_context(m).Process(warm_up);
+        auto ctx = mproc::get_context(m);
+        auto p = ctx.Process(warm_up);
         p.start();
         p.join();
+        (void)ctx.Lock();
     }
     int rc = Catch::Session().run(argc, argv);
     if (leaks_found) {

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "exec_child.hpp"
+#include "fork_guard.hpp"
 
 namespace mproc {
 
@@ -15,7 +16,7 @@ Target::~Target() = default;
 namespace {
 
 struct Registered {
-    std::mutex mutex;
+    ForkGuardedMutex mutex;
     std::map<std::string, ExecTarget, std::less<>> by_name;
     std::map<void*, std::string> by_function;
     std::filesystem::path executable;

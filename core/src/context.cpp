@@ -9,6 +9,7 @@
 #include "environment.hpp"
 #include "exec_child.hpp"
 #include "plugin_registry.hpp"
+#include "fork_guard.hpp"
 
 namespace mproc {
 
@@ -20,7 +21,7 @@ ConnectionImpl::~ConnectionImpl() = default;
 
 namespace {
 
-std::mutex default_mutex;
+detail::ForkGuardedMutex default_mutex;
 std::optional<std::string> actual_default;  // set once the default is fixed
 
 std::string platform_default() {

@@ -19,5 +19,7 @@ ValueError::~ValueError() = default;
 ClosedError::~ClosedError() = default;
 SerializationError::~SerializationError() = default;
 PluginError::~PluginError() = default;
+AbandonedLock::~AbandonedLock() = default;
+BrokenBarrierError::~BrokenBarrierError() = default;
 
 }  // namespace mproc

@@ -2,6 +2,7 @@
 // child's side: become the Process described, then run its target.
 #include "exec_child.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <typeinfo>
 
@@ -51,10 +52,15 @@ class ParentHandles final : public HandleTable {
   public:
     explicit ParentHandles(std::vector<std::intptr_t>& out) : out_(out) {}
     std::uint32_t add(std::intptr_t h) override {
+        auto it = std::find(out_.begin(), out_.end(), h);
+        if (it != out_.end()) return std::uint32_t(it - out_.begin());
         out_.push_back(h);
         return std::uint32_t(out_.size() - 1);
     }
     std::intptr_t get(std::uint32_t) override {
+        throw SerializationError("handles cannot be read while encoding");
+    }
+    std::intptr_t borrow(std::uint32_t) override {
         throw SerializationError("handles cannot be read while encoding");
     }
 
@@ -75,6 +81,11 @@ class ChildHandles final : public HandleTable {
         if (slot >= handles_.size() || handles_[slot] < 0)
             throw SerializationError(fmt::format("bad or reused handle slot {}", slot));
         return std::exchange(handles_[slot], -1);  // each handle is owned once
+    }
+    std::intptr_t borrow(std::uint32_t slot) override {
+        if (slot >= handles_.size() || handles_[slot] < 0)
+            throw SerializationError(fmt::format("bad or taken handle slot {}", slot));
+        return handles_[slot];
     }
 
   private:

@@ -29,6 +29,7 @@
 
 #include "authkey.hpp"
 #include "handle_sharer.hpp"
+#include "fork_guard.hpp"
 
 namespace mproc::detail {
 
@@ -201,7 +202,7 @@ class Sharer {
     }
 
   private:
-    std::mutex mutex_;
+    ForkGuardedMutex mutex_;
     pid_t owner_ = ::getpid();
     int listener_ = -1;
     std::thread* thread_ = nullptr;  // serves while serving_; joined later

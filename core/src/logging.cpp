@@ -8,6 +8,7 @@
 #include <mproc/process.hpp>
 
 #include "process_state.hpp"
+#include "fork_guard.hpp"
 
 namespace mproc {
 
@@ -67,11 +68,11 @@ bool Logger::is_enabled_for(int level) const noexcept {
 }
 
 void Logger::set_handler(Handler handler) {
-    static std::mutex m;  // only against concurrent set_handler calls
+    static auto* m = new detail::ForkGuardedMutex();  // only against concurrent set_handler calls
     static auto* all = new std::vector<std::unique_ptr<Handler>>();  // kept: see handler_slot
     const Handler* p = nullptr;
     if (handler) {
-        std::lock_guard lock(m);
+        std::lock_guard lock(*m);
         all->push_back(std::make_unique<Handler>(std::move(handler)));
         p = all->back().get();
     }

@@ -16,6 +16,7 @@
 #include <mproc/errors.hpp>
 
 #include "environment.hpp"
+#include "fork_guard.hpp"
 
 namespace mproc::detail {
 
@@ -23,7 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::recursive_mutex registry_mutex;
+ForkGuarded<std::recursive_mutex> registry_mutex;
 
 std::map<std::pair<plugin::PluginKind, std::string>, LoadedPlugin>& loaded_plugins() {
     static auto* m = new std::map<std::pair<plugin::PluginKind, std::string>, LoadedPlugin>();

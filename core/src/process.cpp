@@ -18,6 +18,7 @@
 #include "exec_child.hpp"
 #include "process_registry.hpp"
 #include "process_state.hpp"
+#include "fork_guard.hpp"
 
 namespace mproc {
 
@@ -472,8 +473,8 @@ void exit(int code) {
 namespace plugin {
 
 void at_process_exit(void (*hook)()) {
-    static std::mutex m;
-    std::lock_guard lock(m);
+    static auto* m = new detail::ForkGuardedMutex();
+    std::lock_guard lock(*m);
     detail::exit_hooks().push_back(hook);
     detail::ensure_exit_handler();
 }

@@ -1,6 +1,8 @@
 // A start method built outside backends/, as a third party would ship one:
 // it forks like the fork backend but counts its starts and marks its
 // children through an environment variable, so a test can tell it was used.
+// Connections, semaphores and shared memory come from mproc's POSIX backend
+// helpers (PosixBackend), which a third party may copy or link.
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -13,6 +15,8 @@
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
 #include <mproc/plugin/fd_connection.hpp>
+
+#include "posix_backend.hpp"
 
 namespace {
 
@@ -54,7 +58,7 @@ class Child final : public mproc::plugin::ProcessHandle {
     std::optional<int> code_;
 };
 
-class ThirdParty final : public mproc::plugin::ContextBackend {
+class ThirdParty final : public mproc::posix::PosixBackend {
   public:
     std::string_view name() const override { return "thirdparty"; }
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
@@ -66,11 +70,6 @@ class ThirdParty final : public mproc::plugin::ContextBackend {
             ::_exit(req.child_main(req.child_arg));
         }
         return std::make_unique<Child>(pid);
-    }
-    std::pair<std::unique_ptr<mproc::plugin::ConnectionImpl>,
-              std::unique_ptr<mproc::plugin::ConnectionImpl>>
-    make_pipe(bool duplex) override {
-        return mproc::plugin::make_fd_pipe(duplex);
     }
     bool runs_closures() const override { return true; }
 };

@@ -28,6 +28,19 @@ namespace plugin {
 class ContextBackend;
 }
 
+class Lock;
+class RLock;
+class Semaphore;
+class BoundedSemaphore;
+class Condition;
+class Event;
+class Barrier;
+namespace detail {
+/// Names the shared value types for T (defined in <mproc/sharedctypes.hpp>).
+template <class T>
+struct SharedTypes;
+}  // namespace detail
+
 /// A start method and the API bound to it.
 class Context {
   public:
@@ -52,6 +65,65 @@ class Context {
     }
     /// A connected pair of Connections made by this context's backend.
     std::pair<Connection, Connection> Pipe(bool duplex = true) const;
+    // Synchronisation objects and shared values made by this start method
+    // (include <mproc/mproc.hpp> or the object's own header to use them).
+
+    /// A new Lock (<mproc/lock.hpp>).
+    template <class L = ::mproc::Lock>
+    L Lock() const {
+        return L(*this);
+    }
+    /// A new RLock (<mproc/lock.hpp>).
+    template <class L = ::mproc::RLock>
+    L RLock() const {
+        return L(*this);
+    }
+    /// A new Semaphore (<mproc/semaphore.hpp>).
+    template <class S = ::mproc::Semaphore>
+    S Semaphore(int value = 1) const {
+        return S(*this, value);
+    }
+    /// A new BoundedSemaphore (<mproc/semaphore.hpp>).
+    template <class S = ::mproc::BoundedSemaphore>
+    S BoundedSemaphore(int value = 1) const {
+        return S(*this, value);
+    }
+    /// A new Condition over a new RLock, or over the lock given (<mproc/condition.hpp>).
+    template <class C = ::mproc::Condition, class... L>
+    C Condition(const L&... lock) const {
+        if constexpr (sizeof...(L) == 0)
+            return C(*this);
+        else
+            return C(lock...);
+    }
+    /// A new Event (<mproc/event.hpp>).
+    template <class E = ::mproc::Event>
+    E Event() const {
+        return E(*this);
+    }
+    /// A new Barrier (<mproc/barrier.hpp>).
+    template <class B = ::mproc::Barrier, class... A>
+    B Barrier(int parties, A&&... args) const {
+        return B(*this, parties, std::forward<A>(args)...);
+    }
+    /// Shared values and arrays (<mproc/sharedctypes.hpp>): ctx.Value<double>(0.0).
+    template <class T, class... A>
+    auto Value(A&&... args) const {
+        return typename detail::SharedTypes<T>::value(*this, std::forward<A>(args)...);
+    }
+    template <class T, class... A>
+    auto Array(A&&... args) const {
+        return typename detail::SharedTypes<T>::array(*this, std::forward<A>(args)...);
+    }
+    template <class T, class... A>
+    auto RawValue(A&&... args) const {
+        return typename detail::SharedTypes<T>::raw_value(*this, std::forward<A>(args)...);
+    }
+    template <class T, class... A>
+    auto RawArray(A&&... args) const {
+        return typename detail::SharedTypes<T>::raw_array(*this, std::forward<A>(args)...);
+    }
+
     /// The backend (for plugins and core).
     plugin::ContextBackend& backend() const noexcept { return *backend_; }
 

@@ -86,6 +86,25 @@ class PluginError : public ProcessError {
     ~PluginError() override;
 };
 
+/// A lock (Lock or RLock) was acquired from a holder process that died
+/// holding it (beyond Python, which hangs). The acquirer now HOLDS the lock:
+/// what it guards may be half-updated. Repair it, then release the lock,
+/// e.g. `catch (const mproc::AbandonedLock&) { std::unique_lock g(lock,
+/// std::adopt_lock); repair(); }`.
+class AbandonedLock : public ProcessError {
+  public:
+    using ProcessError::ProcessError;
+    ~AbandonedLock() override;
+};
+
+/// A Barrier was broken (aborted, reset or timed out) while or before a
+/// process waited on it (Python: threading.BrokenBarrierError).
+class BrokenBarrierError : public ProcessError {
+  public:
+    using ProcessError::ProcessError;
+    ~BrokenBarrierError() override;
+};
+
 /// Thrown by mproc::exit(code) to end the current process's target with an
 /// exit code, as Python's SystemExit; the child bootstrap catches it.
 class SystemExit {

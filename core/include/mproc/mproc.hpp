@@ -13,12 +13,19 @@
 //   }
 #pragma once
 
+#include <mproc/barrier.hpp>
 #include <mproc/codec.hpp>
+#include <mproc/condition.hpp>
 #include <mproc/connection.hpp>
 #include <mproc/context.hpp>
 #include <mproc/errors.hpp>
+#include <mproc/event.hpp>
+#include <mproc/lock.hpp>
 #include <mproc/logging.hpp>
 #include <mproc/process.hpp>
+#include <mproc/semaphore.hpp>
 #include <mproc/serializer.hpp>
+#include <mproc/shared_block.hpp>
+#include <mproc/sharedctypes.hpp>
 #include <mproc/timeout.hpp>
 #include <mproc/wait.hpp>

@@ -87,10 +87,15 @@ constexpr std::size_t scalar_size(ScalarKind k) noexcept {
 class HandleTable {
   public:
     virtual ~HandleTable();
-    /// Adds a native handle, returns its slot.
+    /// Adds a native handle, returns its slot (the same handle added twice
+    /// gets one slot).
     virtual std::uint32_t add(std::intptr_t handle) = 0;
-    /// The handle in a slot; throws SerializationError for a bad slot.
+    /// Takes the handle in a slot (the caller owns it from now on); throws
+    /// SerializationError for a bad or already taken slot.
     virtual std::intptr_t get(std::uint32_t slot) = 0;
+    /// The handle in a slot, which the table keeps owning (valid while the
+    /// table lives): for handles several decoded objects share.
+    virtual std::intptr_t borrow(std::uint32_t slot) = 0;
 };
 
 /// Writes one message. Reused: clear() starts a new message.

@@ -59,6 +59,59 @@ class ConnectionImpl {
     virtual void set_read_ahead(bool on) = 0;
 };
 
+/// A block of memory shared between processes (memfd on Linux, a file
+/// mapping on Windows). Mapped for the object's life; the memory itself is
+/// released by the OS when the last process unmaps it and closes its handle.
+class SharedMemoryImpl {
+  public:
+    virtual ~SharedMemoryImpl();
+    /// The mapped bytes (zero-filled when made).
+    virtual std::span<std::byte> data() const = 0;
+    /// The handle that crosses into a child (see ContextBackend::attach_shared_memory).
+    virtual NativeHandle native_handle() const = 0;
+};
+
+/// How a semaphore behaves (Python's SemLock kinds, plus a plain mutex).
+enum class SemaphoreKind : std::uint32_t {
+    counting = 0,         ///< Semaphore / BoundedSemaphore: no owner
+    mutex = 1,            ///< Lock: one holder, which anyone may release
+    recursive_mutex = 2,  ///< RLock: one holding thread, re-entrant
+};
+
+/// What an acquire came to.
+enum class AcquireStatus : std::uint32_t {
+    timed_out = 0,  ///< not acquired within the timeout
+    acquired = 1,   ///< acquired
+    abandoned = 2,  ///< acquired from a holder process that died holding it
+};
+
+/// A semaphore whose state lives in shared memory given by core (see
+/// ContextBackend::make_semaphore). Safe from any thread of any process that
+/// maps the state. For the mutex kinds the holder is a thread; a holder
+/// *process* that dies holding it is detected by the next acquirer, which
+/// gets AcquireStatus::abandoned.
+class SemaphoreImpl {
+  public:
+    virtual ~SemaphoreImpl();
+    /// Takes one unit (the lock); a timeout of zero only tries, nullopt
+    /// waits for ever. A recursive mutex held by the caller is taken again.
+    virtual AcquireStatus acquire(Timeout timeout) = 0;
+    /// Gives one unit back. Throws ValueError when that would exceed the
+    /// maximum (a lock released while unlocked), or for a recursive mutex
+    /// the calling thread does not hold.
+    virtual void release() = 0;
+    /// The current value (mutex kinds: 1 when free, 0 when held).
+    virtual int value() const = 0;
+    /// Mutex kinds: the calling thread holds it. Counting: false.
+    virtual bool is_mine() const = 0;
+    /// How many times the calling thread holds it (recursive: depth; mutex:
+    /// 0 or 1; counting: 0).
+    virtual int count() const = 0;
+    /// Its kind and maximum value, as made.
+    virtual SemaphoreKind kind() const = 0;
+    virtual int max_value() const = 0;
+};
+
 /// A started child process, as seen by its parent.
 class ProcessHandle {
   public:
@@ -116,6 +169,24 @@ class ContextBackend {
     /// forkserver's server: argv[1] is "--mproc-helper", argv[2] the backend
     /// name); returns the exit code. The default refuses.
     virtual int run_helper(int argc, char** argv);
+
+    /// New zero-filled shared memory of size bytes; its handle is
+    /// close-on-exec and crosses into children as an out-of-band handle.
+    virtual std::unique_ptr<SharedMemoryImpl> make_shared_memory(std::size_t size) = 0;
+    /// Maps shared memory received from another process; takes ownership of
+    /// handle. Throws ProcessError if it is not shared memory of that size.
+    virtual std::unique_ptr<SharedMemoryImpl> attach_shared_memory(NativeHandle handle,
+                                                                   std::size_t size) = 0;
+    /// Bytes of shared memory one semaphore's state needs (at most 256).
+    virtual std::size_t semaphore_state_size() const = 0;
+    /// Makes a semaphore in state (semaphore_state_size() zeroed bytes of
+    /// shared memory, 8-byte aligned) with a value and maximum value.
+    virtual std::unique_ptr<SemaphoreImpl> make_semaphore(std::span<std::byte> state,
+                                                          SemaphoreKind kind, int value,
+                                                          int max_value) = 0;
+    /// Uses a semaphore another process made in state; throws ProcessError
+    /// if state does not hold one.
+    virtual std::unique_ptr<SemaphoreImpl> attach_semaphore(std::span<std::byte> state) = 0;
 };
 
 /// argv[1] of a program started as an exec child: argv[2] is the fd of the

@@ -1,0 +1,295 @@
+// Futex semaphores (see futex_semaphore.hpp).
+#include "futex_semaphore.hpp"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include <fmt/format.h>
+
+#include <mproc/errors.hpp>
+
+#include "process_identity.hpp"
+
+namespace mproc::posix {
+namespace {
+
+using plugin::AcquireStatus;
+using plugin::SemaphoreKind;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint32_t state_magic = 0x6d705331;  // "mpS1"
+constexpr std::uint32_t waiters_bit = 0x80000000u;
+constexpr std::uint32_t tid_mask = 0x3fffffffu;  // tids are below 2^22 (pid_max)
+
+// The shared state. Every field a peer reads concurrently is atomic; std::atomic
+// of these sizes is lock-free and address-free, so it works across processes.
+struct State {
+    std::uint32_t magic;
+    std::uint32_t kind;
+    std::int32_t max_value;
+    std::atomic<std::uint32_t> word;     // counting: the value; mutex: holder tid | waiters_bit
+    std::atomic<std::uint32_t> waiters;  // counting: acquirers asleep on word
+    std::atomic<std::int32_t> holder_pid;
+    std::atomic<std::uint64_t> holder_start;
+    std::uint32_t depth;  // recursive mutex: times the holder holds it (holder only)
+};
+static_assert(sizeof(State) <= 48);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+// Sleeps while *word == expected, for at most timeout (nullopt: no limit).
+// Returns on a wake-up, a changed value, a signal or the timeout alike.
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                std::optional<Clock::duration> timeout) {
+    timespec ts{};
+    timespec* tsp = nullptr;
+    if (timeout) {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count();
+        if (ns <= 0) return;
+        ts.tv_sec = time_t(ns / 1000000000);
+        ts.tv_nsec = long(ns % 1000000000);
+        tsp = &ts;
+    }
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected, tsp,
+              nullptr, 0);
+}
+
+void futex_wake(std::atomic<std::uint32_t>& word, int n) {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, n, nullptr,
+              nullptr, 0);
+}
+
+// The deadline of a timeout (nullopt: none).
+std::optional<Clock::time_point> deadline_of(Timeout timeout) {
+    if (!timeout) return std::nullopt;
+    auto d = std::chrono::duration_cast<Clock::duration>(*timeout);
+    if (d < Clock::duration::zero()) d = Clock::duration::zero();
+    return Clock::now() + d;
+}
+
+class FutexSemaphore final : public plugin::SemaphoreImpl {
+  public:
+    explicit FutexSemaphore(State* s) : s_(s) {}
+
+    AcquireStatus acquire(Timeout timeout) override {
+        return s_->kind == std::uint32_t(SemaphoreKind::counting) ? acquire_counting(timeout)
+                                                                   : acquire_mutex(timeout);
+    }
+
+    void release() override {
+        if (s_->kind == std::uint32_t(SemaphoreKind::counting))
+            release_counting();
+        else
+            release_mutex();
+    }
+
+    int value() const override {
+        std::uint32_t w = s_->word.load(std::memory_order_acquire);
+        if (s_->kind == std::uint32_t(SemaphoreKind::counting)) return int(w);
+        return (w & tid_mask) == 0 ? 1 : 0;
+    }
+
+    bool is_mine() const override {
+        if (s_->kind == std::uint32_t(SemaphoreKind::counting)) return false;
+        return (s_->word.load(std::memory_order_acquire) & tid_mask) == this_thread_id();
+    }
+
+    int count() const override {
+        if (!is_mine()) return 0;
+        return s_->kind == std::uint32_t(SemaphoreKind::recursive_mutex) ? int(s_->depth) : 1;
+    }
+
+    SemaphoreKind kind() const override { return SemaphoreKind(s_->kind); }
+    int max_value() const override { return s_->max_value; }
+
+  private:
+    AcquireStatus acquire_counting(Timeout timeout) {
+        if (try_take()) return AcquireStatus::acquired;
+        auto deadline = deadline_of(timeout);
+        if (deadline && Clock::now() >= *deadline) return AcquireStatus::timed_out;
+        s_->waiters.fetch_add(1, std::memory_order_seq_cst);
+        AcquireStatus result = AcquireStatus::timed_out;
+        for (;;) {
+            if (try_take()) {
+                result = AcquireStatus::acquired;
+                break;
+            }
+            std::optional<Clock::duration> left;
+            if (deadline) {
+                left = *deadline - Clock::now();
+                if (*left <= Clock::duration::zero()) break;
+            }
+            futex_wait(s_->word, 0, left);
+        }
+        s_->waiters.fetch_sub(1, std::memory_order_relaxed);
+        return result;
+    }
+
+    bool try_take() {
+        std::uint32_t v = s_->word.load(std::memory_order_relaxed);
+        while (v > 0) {
+            if (s_->word.compare_exchange_weak(v, v - 1, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed))
+                return true;
+        }
+        return false;
+    }
+
+    void release_counting() {
+        std::uint32_t v = s_->word.load(std::memory_order_relaxed);
+        do {
+            if (v >= std::uint32_t(s_->max_value))
+                throw ValueError("semaphore or lock released too many times");
+        } while (!s_->word.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst,
+                                                 std::memory_order_relaxed));
+        if (s_->waiters.load(std::memory_order_seq_cst) > 0) futex_wake(s_->word, 1);
+    }
+
+    AcquireStatus acquire_mutex(Timeout timeout) {
+        std::uint32_t me = this_thread_id();
+        bool recursive = s_->kind == std::uint32_t(SemaphoreKind::recursive_mutex);
+        std::uint32_t v = 0;
+        if (s_->word.compare_exchange_strong(v, me, std::memory_order_seq_cst,
+                                             std::memory_order_relaxed))
+            return took(AcquireStatus::acquired);
+        if (recursive && (v & tid_mask) == me) {
+            ++s_->depth;
+            return AcquireStatus::acquired;
+        }
+        auto deadline = deadline_of(timeout);
+        // Between sleeps that last this long, check that the holder lives.
+        auto check_every = std::chrono::milliseconds(1);
+        for (;;) {
+            v = s_->word.load(std::memory_order_relaxed);
+            if ((v & tid_mask) == 0) {
+                // Taken with the waiters bit: others may sleep behind us.
+                if (s_->word.compare_exchange_strong(v, me | waiters_bit,
+                                                     std::memory_order_seq_cst,
+                                                     std::memory_order_relaxed))
+                    return took(AcquireStatus::acquired);
+                continue;
+            }
+            if (!(v & waiters_bit) &&
+                !s_->word.compare_exchange_strong(v, v | waiters_bit, std::memory_order_relaxed,
+                                                  std::memory_order_relaxed))
+                continue;
+            std::optional<Clock::duration> left;
+            if (deadline) {
+                left = *deadline - Clock::now();
+                if (*left <= Clock::duration::zero()) return AcquireStatus::timed_out;
+            }
+            std::optional<Clock::duration> nap = check_every;
+            if (left && *left < *nap) nap = left;
+            auto before = Clock::now();
+            futex_wait(s_->word, v | waiters_bit, nap);
+            if (Clock::now() - before >= check_every) {
+                if (take_over_from_dead(v | waiters_bit, me)) return AcquireStatus::abandoned;
+                if (check_every < std::chrono::milliseconds(128)) check_every *= 2;
+            }
+        }
+    }
+
+    // The lock was held as `seen` for a whole nap: if its holder process is
+    // gone, take it. Only one waiter wins the exchange.
+    bool take_over_from_dead(std::uint32_t seen, std::uint32_t me) {
+        if (s_->word.load(std::memory_order_seq_cst) != seen) return false;
+        int pid = s_->holder_pid.load(std::memory_order_seq_cst);
+        std::uint64_t start = s_->holder_start.load(std::memory_order_seq_cst);
+        if (pid == 0) {
+            // Held, but the holder died before it wrote its pid (or is about
+            // to): judge by its thread, which cannot have released it.
+            if (process_alive(int(seen & tid_mask), 0)) return false;
+        } else if (process_alive(pid, start)) {
+            return false;
+        }
+        if (s_->word.load(std::memory_order_seq_cst) != seen) return false;
+        std::uint32_t expected = seen;
+        if (!s_->word.compare_exchange_strong(expected, me | waiters_bit,
+                                              std::memory_order_seq_cst))
+            return false;
+        took(AcquireStatus::abandoned);
+        return true;
+    }
+
+    AcquireStatus took(AcquireStatus how) {
+        s_->depth = 1;
+        s_->holder_pid.store(this_process_id(), std::memory_order_relaxed);
+        s_->holder_start.store(this_process_start_time(), std::memory_order_relaxed);
+        return how;
+    }
+
+    void release_mutex() {
+        std::uint32_t v = s_->word.load(std::memory_order_relaxed);
+        if (s_->kind == std::uint32_t(SemaphoreKind::recursive_mutex)) {
+            if ((v & tid_mask) != this_thread_id())
+                throw ValueError("attempt to release recursive lock not owned by thread");
+            if (--s_->depth > 0) return;
+        } else if ((v & tid_mask) == 0) {
+            throw ValueError("semaphore or lock released too many times");
+        }
+        // Clear the holder first: a waiter that sees the word still held and
+        // a cleared pid does not judge the holder.
+        s_->holder_pid.store(0, std::memory_order_seq_cst);
+        s_->holder_start.store(0, std::memory_order_relaxed);
+        v = s_->word.exchange(0, std::memory_order_seq_cst);
+        if ((v & tid_mask) == 0) throw ValueError("semaphore or lock released too many times");
+        if (v & waiters_bit) futex_wake(s_->word, 1);
+    }
+
+    State* s_;
+};
+
+State* state_of(std::span<std::byte> state) {
+    if (state.size() < sizeof(State) ||
+        reinterpret_cast<std::uintptr_t>(state.data()) % alignof(State) != 0)
+        throw ProcessError("semaphore state: too small or misaligned");
+    return reinterpret_cast<State*>(state.data());
+}
+
+}  // namespace
+
+std::size_t futex_semaphore_state_size() noexcept {
+    return sizeof(State);  // with core's block header, one 64-byte unit
+}
+
+std::unique_ptr<plugin::SemaphoreImpl> make_futex_semaphore(std::span<std::byte> state,
+                                                            SemaphoreKind kind, int value,
+                                                            int max_value) {
+    if (kind != SemaphoreKind::counting && kind != SemaphoreKind::mutex &&
+        kind != SemaphoreKind::recursive_mutex)
+        throw ValueError(fmt::format("unknown semaphore kind {}", int(kind)));
+    if (value < 0) throw ValueError("semaphore initial value must be >= 0");
+    if (max_value < 0 || value > max_value)
+        throw ValueError(fmt::format("semaphore value {} is above its maximum {}", value, max_value));
+    if (kind != SemaphoreKind::counting && (value != 1 || max_value != 1))
+        throw ValueError("a lock starts unlocked with maximum 1");
+    auto* s = new (state_of(state)) State{};
+    s->kind = std::uint32_t(kind);
+    s->max_value = max_value;
+    s->word.store(kind == SemaphoreKind::counting ? std::uint32_t(value) : 0u,
+                  std::memory_order_relaxed);
+    s->magic = state_magic;
+    std::atomic_thread_fence(std::memory_order_release);
+    return std::make_unique<FutexSemaphore>(s);
+}
+
+std::unique_ptr<plugin::SemaphoreImpl> attach_futex_semaphore(std::span<std::byte> state) {
+    auto* s = state_of(state);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (s->magic != state_magic || s->kind > 2)
+        throw ProcessError("semaphore state: not a semaphore made by a POSIX mproc backend");
+    return std::make_unique<FutexSemaphore>(s);
+}
+
+}  // namespace mproc::posix

@@ -1,0 +1,19 @@
+// Shared memory for the POSIX start methods: an anonymous memfd, mapped
+// MAP_SHARED. Nothing has a name, so nothing can leak: the memory goes when
+// the last process holding the fd or a mapping ends.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <mproc/plugin/backend.hpp>
+
+namespace mproc::posix {
+
+/// New zero-filled shared memory (close-on-exec fd).
+std::unique_ptr<plugin::SharedMemoryImpl> make_memfd_shared_memory(std::size_t size);
+
+/// Maps a memfd received from another process; owns fd from the call on.
+std::unique_ptr<plugin::SharedMemoryImpl> attach_memfd_shared_memory(int fd, std::size_t size);
+
+}  // namespace mproc::posix

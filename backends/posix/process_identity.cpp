@@ -1,0 +1,91 @@
+// Cached thread and process identity (see process_identity.hpp).
+#include "process_identity.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace mproc::posix {
+namespace {
+
+thread_local std::uint32_t cached_tid = 0;
+std::atomic<int> cached_pid{0};
+std::atomic<std::uint64_t> cached_start{0};
+
+// In a fork child the forking thread is the only thread; its copies of the
+// caches describe the parent.
+void forget_identity() noexcept {
+    cached_tid = 0;
+    cached_pid.store(0, std::memory_order_relaxed);
+    cached_start.store(0, std::memory_order_relaxed);
+}
+
+[[maybe_unused]] const int registered = ::pthread_atfork(nullptr, nullptr, &forget_identity);
+
+// Reads /proc/<pid>/stat: the state letter and the start time (field 22).
+bool read_stat(int pid, char& state, std::uint64_t& start) noexcept {
+    char path[40];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[1024];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    // The command name (field 2) may hold spaces and parentheses: the fields
+    // after it start after the last ')'.
+    char* p = std::strrchr(buf, ')');
+    if (p == nullptr || p[1] != ' ') return false;
+    p += 2;
+    state = *p;
+    for (int field = 3; field < 22; ++field) {
+        p = std::strchr(p, ' ');
+        if (p == nullptr) return false;
+        ++p;
+    }
+    start = std::strtoull(p, nullptr, 10);
+    return true;
+}
+
+}  // namespace
+
+std::uint32_t this_thread_id() noexcept {
+    if (cached_tid == 0) cached_tid = std::uint32_t(::syscall(SYS_gettid));
+    return cached_tid;
+}
+
+int this_process_id() noexcept {
+    int pid = cached_pid.load(std::memory_order_relaxed);
+    if (pid == 0) {
+        pid = int(::getpid());
+        cached_pid.store(pid, std::memory_order_relaxed);
+    }
+    return pid;
+}
+
+std::uint64_t this_process_start_time() noexcept {
+    std::uint64_t start = cached_start.load(std::memory_order_relaxed);
+    if (start == 0) {
+        char state = 0;
+        if (!read_stat(this_process_id(), state, start)) start = 0;
+        cached_start.store(start, std::memory_order_relaxed);
+    }
+    return start;
+}
+
+bool process_alive(int pid, std::uint64_t start) noexcept {
+    char state = 0;
+    std::uint64_t actual = 0;
+    if (!read_stat(pid, state, actual)) return false;
+    if (state == 'Z' || state == 'X' || state == 'x') return false;
+    return start == 0 || actual == start;
+}
+
+}  // namespace mproc::posix

@@ -1,0 +1,43 @@
+// Events across processes (Python: multiprocessing.Event).
+//
+//   mproc::Event ready;
+//   mproc::Process p([](mproc::Event e) { e.set(); }, ready);
+//   p.start();
+//   ready.wait(5s);   // true once set
+#pragma once
+
+#include <mproc/condition.hpp>
+
+namespace mproc {
+
+/// A flag processes set, clear and wait for.
+class Event {
+  public:
+    /// A new, clear event of the default context.
+    Event();
+    /// A new, clear event made by ctx's start method.
+    explicit Event(const Context& ctx);
+
+    /// True once set (until cleared).
+    bool is_set() const;
+    /// Sets the flag and wakes every waiter.
+    void set();
+    /// Clears the flag.
+    void clear();
+    /// Waits until the flag is set or timeout passes; returns the flag.
+    bool wait(Timeout timeout = std::nullopt);
+
+  private:
+    friend struct codec<Event>;
+    Event(Condition cond, Semaphore flag) : cond_(std::move(cond)), flag_(std::move(flag)) {}
+    mutable Condition cond_;
+    mutable Semaphore flag_;
+};
+
+template <>
+struct codec<Event> {
+    static void encode(Encoder& e, const Event& ev);
+    static Event decode(Decoder& d);
+};
+
+}  // namespace mproc

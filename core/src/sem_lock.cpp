@@ -1,0 +1,68 @@
+// SemLock and its kinds: Lock, RLock, Semaphore, BoundedSemaphore.
+#include <mproc/sem_lock.hpp>
+
+#include <climits>
+
+#include <fmt/format.h>
+
+#include <mproc/context.hpp>
+#include <mproc/errors.hpp>
+#include <mproc/lock.hpp>
+#include <mproc/semaphore.hpp>
+
+namespace mproc {
+
+using plugin::SemaphoreKind;
+
+namespace {
+
+SemLock checked(SemLock s, SemaphoreKind kind, const char* what) {
+    if (s.kind() != kind) throw SerializationError(fmt::format("the object received is not a {}", what));
+    return s;
+}
+
+}  // namespace
+
+SemLock::SemLock(const Context& ctx, SemaphoreKind kind, int value, int max_value) {
+    auto& backend = ctx.backend();
+    block_ = SharedBlock::allocate(backend, backend.semaphore_state_size(), 8);
+    impl_ = backend.make_semaphore({block_.data(), block_.size()}, kind, value, max_value);
+}
+
+void SemLock::abandoned() const {
+    throw AbandonedLock(
+        "the lock was acquired from a process that died holding it: the caller now holds "
+        "it, and what it guards may be inconsistent");
+}
+
+void codec<SemLock>::encode(Encoder& e, const SemLock& s) {
+    mproc::encode(e, s.block_);
+}
+
+SemLock codec<SemLock>::decode(Decoder& d) {
+    auto block = mproc::decode<SharedBlock>(d);
+    auto impl = block.backend().attach_semaphore({block.data(), block.size()});
+    return SemLock(std::move(block), std::move(impl));
+}
+
+Lock::Lock() : Lock(get_context()) {}
+Lock::Lock(const Context& ctx) : SemLock(ctx, SemaphoreKind::mutex, 1, 1) {}
+Lock::Lock(SemLock s) : SemLock(checked(std::move(s), SemaphoreKind::mutex, "Lock")) {}
+
+RLock::RLock() : RLock(get_context()) {}
+RLock::RLock(const Context& ctx) : SemLock(ctx, SemaphoreKind::recursive_mutex, 1, 1) {}
+RLock::RLock(SemLock s)
+    : SemLock(checked(std::move(s), SemaphoreKind::recursive_mutex, "RLock")) {}
+
+Semaphore::Semaphore(int value) : Semaphore(get_context(), value) {}
+Semaphore::Semaphore(const Context& ctx, int value) : Semaphore(ctx, value, INT_MAX) {}
+Semaphore::Semaphore(const Context& ctx, int value, int max_value)
+    : SemLock(ctx, SemaphoreKind::counting, value, max_value) {}
+Semaphore::Semaphore(SemLock s)
+    : SemLock(checked(std::move(s), SemaphoreKind::counting, "Semaphore")) {}
+
+BoundedSemaphore::BoundedSemaphore(int value) : BoundedSemaphore(get_context(), value) {}
+BoundedSemaphore::BoundedSemaphore(const Context& ctx, int value) : Semaphore(ctx, value, value) {}
+BoundedSemaphore::BoundedSemaphore(SemLock s) : Semaphore(std::move(s)) {}
+
+}  // namespace mproc
