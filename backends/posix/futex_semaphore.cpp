@@ -239,8 +239,9 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
             throw ValueError("semaphore or lock released too many times");
         }
         // Clear the holder first: a waiter that sees the word still held and
-        // a cleared pid does not judge the holder.
-        s_->holder_pid.store(0, std::memory_order_seq_cst);
+        // a cleared pid does not judge the holder. (The exchange below
+        // publishes the store: whoever sees the next holder's word sees it.)
+        s_->holder_pid.store(0, std::memory_order_relaxed);
         s_->holder_start.store(0, std::memory_order_relaxed);
         v = s_->word.exchange(0, std::memory_order_seq_cst);
         if ((v & tid_mask) == 0) throw ValueError("semaphore or lock released too many times");

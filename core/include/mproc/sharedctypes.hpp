@@ -311,8 +311,8 @@ class Value : public detail::Synchronized {
     }
     /// The value itself, raw (hold get_lock() while you use it).
     T& get_obj() const noexcept { return raw_.value(); }
-    /// The raw shared value.
-    const RawValue<T>& raw_value() const noexcept { return raw_; }
+    /// The raw shared value (Python: the wrapped object).
+    const RawValue<T>& shared() const noexcept { return raw_; }
 
   private:
     RawValue<T> raw_;
@@ -418,8 +418,8 @@ class Array : public detail::Synchronized {
 
     /// The elements themselves, raw (hold get_lock() while you use them).
     std::span<T> get_obj() const noexcept { return raw_.span(); }
-    /// The raw shared array.
-    const RawArray<T>& raw_array() const noexcept { return raw_; }
+    /// The raw shared array (Python: the wrapped object).
+    const RawArray<T>& shared() const noexcept { return raw_; }
 
     /// Char arrays: the characters up to the first NUL, under the lock.
     std::string value() const
@@ -508,31 +508,25 @@ struct codec<RawArray<T>> {
         return RawArray<T>(std::move(b), n);
     }
 };
-template <SharedType T>
-struct codec<Value<T>> {
-    static void encode(Encoder& e, const Value<T>& v) {
+namespace detail {
+/// codec of a synchronized wrapper S of raw memory Raw: the memory, then the lock.
+template <class S, class Raw>
+struct SynchronizedCodec {
+    static void encode(Encoder& e, const S& s) {
         e.begin_array(2);
-        mproc::encode(e, v.raw_value());
-        mproc::encode(e, v.lock_object());
+        mproc::encode(e, s.shared());
+        mproc::encode(e, s.lock_object());
     }
-    static Value<T> decode(Decoder& d) {
-        if (d.read_array() != 2) throw SerializationError("a Value is an array of 2 items");
-        auto raw = mproc::decode<RawValue<T>>(d);
-        return Value<T>(std::move(raw), mproc::decode<std::optional<SemLock>>(d));
+    static S decode(Decoder& d) {
+        if (d.read_array() != 2) throw SerializationError("a Value or Array is an array of 2 items");
+        auto raw = mproc::decode<Raw>(d);
+        return S(std::move(raw), mproc::decode<std::optional<SemLock>>(d));
     }
 };
+}  // namespace detail
 template <SharedType T>
-struct codec<Array<T>> {
-    static void encode(Encoder& e, const Array<T>& a) {
-        e.begin_array(2);
-        mproc::encode(e, a.raw_array());
-        mproc::encode(e, a.lock_object());
-    }
-    static Array<T> decode(Decoder& d) {
-        if (d.read_array() != 2) throw SerializationError("an Array is an array of 2 items");
-        auto raw = mproc::decode<RawArray<T>>(d);
-        return Array<T>(std::move(raw), mproc::decode<std::optional<SemLock>>(d));
-    }
-};
+struct codec<Value<T>> : detail::SynchronizedCodec<Value<T>, RawValue<T>> {};
+template <SharedType T>
+struct codec<Array<T>> : detail::SynchronizedCodec<Array<T>, RawArray<T>> {};
 
 }  // namespace mproc
