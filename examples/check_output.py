@@ -16,6 +16,8 @@ whole of the corresponding output line (re.fullmatch). Lines starting with
     # stderr           the lines that follow describe stderr, all of it
     # stderr-contains  each following pattern must match some line of stderr,
                        in this order (other lines may come between)
+    # stdout-contains  the same for stdout (a further check: a file may
+                       describe a stream in several sections)
     # unordered        first line of a section: its lines may come in any
                        order (each pattern matches a different line)
     # repeat           the patterns up to '# end-repeat' match one or more
@@ -48,8 +50,8 @@ import time
 PR_SET_CHILD_SUBREAPER = 36
 LEFTOVER_GRACE_SECONDS = 1.0
 
-DIRECTIVES = {"# stdout", "# stderr", "# stderr-contains", "# unordered", "# repeat",
-              "# end-repeat"}
+DIRECTIVES = {"# stdout", "# stderr", "# stdout-contains", "# stderr-contains", "# unordered",
+              "# repeat", "# end-repeat"}
 
 
 class ExpectedError(Exception):
@@ -91,6 +93,8 @@ def parse_expected(path, default_stream="stdout", default_mode="exact"):
                 sections.append(Section("stdout", "exact", name))
             elif directive == "# stderr":
                 sections.append(Section("stderr", "exact", name))
+            elif directive == "# stdout-contains":
+                sections.append(Section("stdout", "contains", name))
             elif directive == "# stderr-contains":
                 sections.append(Section("stderr", "contains", name))
             elif directive == "# unordered":

@@ -174,3 +174,20 @@ TEST_CASE("shared values cannot be sent over a Connection", "[sharedctypes]") {
     mp::Value<int> v(1);
     CHECK_THROWS_WITH(a.send(v), Contains("through inheritance"));
 }
+
+TEST_CASE("Value read-modify-write, typecodes with ranges and string literals",
+          "[sharedctypes]") {
+    mp::Value<int> n(7);
+    n += 3;
+    CHECK(n.value() == 10);
+    CHECK(n.update([](int x) { return x * x; }) == 100);
+    mp::Array a(mp::typecode<'i'>, std::views::iota(0, 4));
+    static_assert(std::is_same_v<decltype(a), mp::Array<int>>);
+    CHECK(a.to_vector() == std::vector<int>{0, 1, 2, 3});
+    mp::Array s(mp::c_char, "hello world");
+    static_assert(std::is_same_v<decltype(s), mp::Array<char>>);
+    CHECK(s.size() == 11);
+    CHECK(s.raw() == "hello world");
+    mp::Array<char> t("abc");
+    CHECK(t.size() == 3);
+}

@@ -72,13 +72,13 @@ class Condition {
     void notify_all() { notify(INT_MAX); }
 
     /// The underlying lock (a Lock or an RLock).
-    SemLock& get_lock() noexcept { return lock_; }
+    SemLock& get_lock() const noexcept { return lock_; }
 
   private:
     friend struct codec<Condition>;
     Condition(SemLock lock, Semaphore sleeping, Semaphore woken, Semaphore wait);
 
-    SemLock lock_;
+    mutable SemLock lock_;  // a handle: copies share the semaphore
     Semaphore sleeping_count_;
     Semaphore woken_count_;
     Semaphore wait_semaphore_;

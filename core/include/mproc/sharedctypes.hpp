@@ -309,6 +309,16 @@ class Value : public detail::Synchronized {
         set(v);
         return *this;
     }
+    /// Read-modify-write under one hold of the lock: v = f(v); returns it.
+    template <class F>
+    T update(F f) {
+        detail::Held h(*this);
+        return raw_.value() = f(raw_.value());
+    }
+    Value& operator+=(const T& d) { update([&](T x) { return T(x + d); }); return *this; }
+    Value& operator-=(const T& d) { update([&](T x) { return T(x - d); }); return *this; }
+    Value& operator*=(const T& d) { update([&](T x) { return T(x * d); }); return *this; }
+    Value& operator/=(const T& d) { update([&](T x) { return T(x / d); }); return *this; }
     /// The value itself, raw (hold get_lock() while you use it).
     T& get_obj() const noexcept { return raw_.value(); }
     /// The raw shared value (Python: the wrapped object).
@@ -374,6 +384,16 @@ class Array : public detail::Synchronized {
     template <char C, class E>
     Array(typecode_t<C>, std::initializer_list<E> values, LockArg lock = true)
         : Array(std::vector<T>(values.begin(), values.end()), std::move(lock)) {}
+    template <char C, detail::ValuesFor<T> R>
+    Array(typecode_t<C>, R&& values, LockArg lock = true) : Array(std::forward<R>(values), std::move(lock)) {}
+    /// Char arrays from a string literal, without its terminating NUL
+    /// (Python: Array('c', b'hello') has 5 elements).
+    template <std::size_t N>
+        requires std::is_same_v<T, char>
+    explicit Array(const char (&s)[N], LockArg lock = true) : Array(std::string_view(s, N - 1), std::move(lock)) {}
+    template <char C, std::size_t N>
+        requires std::is_same_v<T, char>
+    Array(typecode_t<C>, const char (&s)[N], LockArg lock = true) : Array(std::string_view(s, N - 1), std::move(lock)) {}
     /// Wraps raw memory with a lock (see synchronized()).
     Array(RawArray<T> raw, std::optional<SemLock> lock) : Synchronized(std::move(lock)), raw_(std::move(raw)) {}
 
@@ -450,6 +470,8 @@ template <char C>
 Array(typecode_t<C>, std::size_t, LockArg = true) -> Array<typename typecode_t<C>::type>;
 template <char C, class E>
 Array(typecode_t<C>, std::initializer_list<E>, LockArg = true) -> Array<typename typecode_t<C>::type>;
+template <char C, std::ranges::input_range R>
+Array(typecode_t<C>, R&&, LockArg = true) -> Array<typename typecode_t<C>::type>;
 
 /// Python's synchronized(obj, lock): raw memory with a lock (a new RLock of
 /// the memory's start method by default).
