@@ -35,17 +35,14 @@
 //       p.join()
 //       print cond
 //
-// Python prints a Condition as <Condition(<RLock(owner, depth)>, waiters)>.
-// mproc does not expose the number of waiters, so repr() below shows the
-// lock part only, worked out as Python's RLock.__repr__ does. Nested
-// std::lock_guards take the (re-entrant) lock twice; wait() releases both
+// mproc prints a Condition as Python does: <Condition(<RLock(owner, depth)>,
+// waiters)>. Nested std::lock_guards take the (re-entrant) lock twice; wait() releases both
 // levels. The child can only take the lock while main waits, and main wakes
 // only once the child lets go of it, so the output order is fixed; the
 // child's sleep is the original's pacing.
 #include <chrono>
 #include <cstdio>
 #include <mutex>
-#include <string>
 #include <thread>
 
 #include <fmt/core.h>
@@ -55,26 +52,13 @@
 namespace mp = mproc;
 using namespace std::chrono_literals;
 
-std::string repr(mp::Condition& cond) {
-    const mp::SemLock& lock = cond.get_lock();
-    std::string owner = "None", depth = "0";
-    if (lock.is_mine()) {
-        owner = mp::current_process().name();
-        depth = std::to_string(lock.count());
-    } else if (lock.get_value() == 0) {
-        owner = "SomeOtherProcess";
-        depth = "nonzero";
-    }
-    return fmt::format("<Condition(<RLock({}, {})>)>", owner, depth);
-}
-
 void condition_func(mp::Condition cond) {
     std::lock_guard guard(cond);
-    fmt::print("\t{}\n", repr(cond));
+    fmt::print("\t{}\n", cond);
     std::fflush(stdout);
     std::this_thread::sleep_for(2s);
     fmt::print("\tchild is notifying\n");
-    fmt::print("\t{}\n", repr(cond));
+    fmt::print("\t{}\n", cond);
     std::fflush(stdout);
     cond.notify();
 }
@@ -84,13 +68,13 @@ int main(int argc, char** argv) {
     mp::Condition cond;
 
     mp::Process p(condition_func, cond);
-    fmt::print("{}\n", repr(cond));
+    fmt::print("{}\n", cond);
     {
         std::lock_guard outer(cond);
-        fmt::print("{}\n", repr(cond));
+        fmt::print("{}\n", cond);
         {
             std::lock_guard inner(cond);
-            fmt::print("{}\n", repr(cond));
+            fmt::print("{}\n", cond);
 
             p.start();
 
@@ -99,11 +83,11 @@ int main(int argc, char** argv) {
             cond.wait();
             fmt::print("main has woken up\n");
 
-            fmt::print("{}\n", repr(cond));
+            fmt::print("{}\n", cond);
         }
-        fmt::print("{}\n", repr(cond));
+        fmt::print("{}\n", cond);
     }
 
     p.join();
-    fmt::print("{}\n", repr(cond));
+    fmt::print("{}\n", cond);
 }

@@ -436,3 +436,25 @@ TEST_CASE("many locks share few file descriptors", "[sync]") {
     for (auto& l : locks) REQUIRE(l.acquire(false));
     for (auto& l : locks) l.release();
 }
+
+TEST_CASE("locks, semaphores and conditions print as Python's do", "[sync]") {
+    mp::Lock l;
+    CHECK(fmt::format("{}", l) == "<Lock(owner=None)>");
+    l.acquire();
+    CHECK(fmt::format("{}", l) == "<Lock(owner=MainProcess)>");
+    std::string other;
+    std::thread([&] { other = l.repr(); }).join();
+    CHECK(other == "<Lock(owner=SomeOtherProcess)>");
+    l.release();
+    mp::RLock r;
+    CHECK(r.repr() == "<RLock(None, 0)>");
+    r.acquire();
+    r.acquire();
+    CHECK(r.repr() == "<RLock(MainProcess, 2)>");
+    mp::Condition c(r);
+    CHECK(c.repr() == "<Condition(<RLock(MainProcess, 2)>, 0)>");
+    r.release();
+    r.release();
+    CHECK(fmt::format("{}", mp::Semaphore(2)) == "<Semaphore(value=2)>");
+    CHECK(fmt::format("{}", mp::BoundedSemaphore(1)) == "<BoundedSemaphore(value=1, maxvalue=1)>");
+}

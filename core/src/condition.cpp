@@ -1,6 +1,10 @@
 // Condition and Event: CPython's algorithms over SemLocks.
 #include <mproc/condition.hpp>
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include <mproc/context.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/event.hpp>
@@ -65,6 +69,11 @@ void Condition::notify(int n) {
         while (wait_semaphore_.acquire(false)) {
         }
     }
+}
+
+std::string Condition::repr() const {
+    int waiters = sleeping_count_.get_value() - woken_count_.get_value();
+    return fmt::format("<Condition({}, {})>", lock_.repr(), std::max(waiters, 0));
 }
 
 void codec<Condition>::encode(Encoder& e, const Condition& c) {

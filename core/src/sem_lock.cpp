@@ -35,6 +35,26 @@ void SemLock::abandoned() const {
         "it, and what it guards may be inconsistent");
 }
 
+std::string SemLock::repr() const {
+    switch (kind()) {
+        case SemaphoreKind::mutex: {
+            std::string owner = is_mine()               ? current_process().name()
+                                : get_value() == 1     ? std::string("None")
+                                                       : std::string("SomeOtherProcess");
+            return fmt::format("<Lock(owner={})>", owner);
+        }
+        case SemaphoreKind::recursive_mutex: {
+            if (is_mine()) return fmt::format("<RLock({}, {})>", current_process().name(), count());
+            if (get_value() == 1) return "<RLock(None, 0)>";
+            return "<RLock(SomeOtherProcess, nonzero)>";
+        }
+        case SemaphoreKind::counting:
+            break;
+    }
+    if (impl_->max_value() == INT_MAX) return fmt::format("<Semaphore(value={})>", get_value());
+    return fmt::format("<BoundedSemaphore(value={}, maxvalue={})>", get_value(), impl_->max_value());
+}
+
 void codec<SemLock>::encode(Encoder& e, const SemLock& s) {
     mproc::encode(e, s.block_);
 }

@@ -71,6 +71,10 @@ class Condition {
     /// Wakes every waiter.
     void notify_all() { notify(INT_MAX); }
 
+    /// Python's printable form, <Condition(<RLock(MainProcess, 1)>, 0)>:
+    /// the lock and how many wait (also what fmt prints).
+    std::string repr() const;
+
     /// The underlying lock (a Lock or an RLock).
     SemLock& get_lock() const noexcept { return lock_; }
 
@@ -91,3 +95,12 @@ struct codec<Condition> {
 };
 
 }  // namespace mproc
+
+/// fmt prints a Condition as its repr().
+template <>
+struct fmt::formatter<mproc::Condition> : fmt::formatter<std::string_view> {
+    template <class Ctx>
+    auto format(const mproc::Condition& c, Ctx& ctx) const {
+        return fmt::formatter<std::string_view>::format(c.repr(), ctx);
+    }
+};

@@ -9,6 +9,10 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <type_traits>
+
+#include <fmt/format.h>
 
 #include <mproc/codec.hpp>
 #include <mproc/plugin/backend.hpp>
@@ -58,6 +62,11 @@ class SemLock {
         return try_lock_for(t - Clock::now());
     }
 
+    /// Python's printable form: <Lock(owner=MainProcess)>, <RLock(None, 0)>,
+    /// <Semaphore(value=2)>, <BoundedSemaphore(value=1, maxvalue=1)>. Also
+    /// what fmt prints for it.
+    std::string repr() const;
+
     /// Same semaphore.
     friend bool operator==(const SemLock& a, const SemLock& b) noexcept {
         return a.block_.data() == b.block_.data();
@@ -105,3 +114,13 @@ struct SemLockCodec {
 }  // namespace detail
 
 }  // namespace mproc
+
+/// fmt prints a Lock, RLock, Semaphore or BoundedSemaphore as its repr().
+template <class T>
+    requires std::is_base_of_v<mproc::SemLock, T>
+struct fmt::formatter<T> : fmt::formatter<std::string_view> {
+    template <class Ctx>
+    auto format(const T& s, Ctx& ctx) const {
+        return fmt::formatter<std::string_view>::format(s.repr(), ctx);
+    }
+};
