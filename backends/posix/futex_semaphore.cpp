@@ -29,7 +29,6 @@ using plugin::SemaphoreKind;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint32_t state_magic = 0x6d705331;  // "mpS1"
-constexpr std::uint32_t waiters_bit = 0x80000000u;
 constexpr std::uint32_t tid_mask = 0x3fffffffu;  // tids are below 2^22 (pid_max)
 
 // The shared state. Every field a peer reads concurrently is atomic; std::atomic
@@ -38,8 +37,8 @@ struct State {
     std::uint32_t magic;
     std::uint32_t kind;
     std::int32_t max_value;
-    std::atomic<std::uint32_t> word;     // counting: the value; mutex: holder tid | waiters_bit
-    std::atomic<std::uint32_t> waiters;  // counting: acquirers asleep on word
+    std::atomic<std::uint32_t> word;     // counting: the value; mutex: the holder's tid (0: free)
+    std::atomic<std::uint32_t> waiters;  // acquirers asleep (or about to be) on word
     std::atomic<std::int32_t> holder_pid;
     std::atomic<std::uint64_t> holder_start;
     std::uint32_t depth;  // recursive mutex: times the holder holds it (holder only)
@@ -168,36 +167,38 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
             return AcquireStatus::acquired;
         }
         auto deadline = deadline_of(timeout);
+        // Sleepers count themselves in `waiters` (seq_cst, as the releaser's
+        // exchange and load): a release wakes one only if someone sleeps.
+        s_->waiters.fetch_add(1, std::memory_order_seq_cst);
+        AcquireStatus result = AcquireStatus::timed_out;
         // Between sleeps that last this long, check that the holder lives.
         auto check_every = std::chrono::milliseconds(1);
         for (;;) {
-            v = s_->word.load(std::memory_order_relaxed);
-            if ((v & tid_mask) == 0) {
-                // Taken with the waiters bit: others may sleep behind us.
-                if (s_->word.compare_exchange_strong(v, me | waiters_bit,
-                                                     std::memory_order_seq_cst,
-                                                     std::memory_order_relaxed))
-                    return took(AcquireStatus::acquired);
-                continue;
+            v = 0;
+            if (s_->word.compare_exchange_strong(v, me, std::memory_order_seq_cst,
+                                                 std::memory_order_relaxed)) {
+                result = took(AcquireStatus::acquired);
+                break;
             }
-            if (!(v & waiters_bit) &&
-                !s_->word.compare_exchange_strong(v, v | waiters_bit, std::memory_order_relaxed,
-                                                  std::memory_order_relaxed))
-                continue;
             std::optional<Clock::duration> left;
             if (deadline) {
                 left = *deadline - Clock::now();
-                if (*left <= Clock::duration::zero()) return AcquireStatus::timed_out;
+                if (*left <= Clock::duration::zero()) break;
             }
             std::optional<Clock::duration> nap = check_every;
             if (left && *left < *nap) nap = left;
             auto before = Clock::now();
-            futex_wait(s_->word, v | waiters_bit, nap);
+            futex_wait(s_->word, v, nap);
             if (Clock::now() - before >= check_every) {
-                if (take_over_from_dead(v | waiters_bit, me)) return AcquireStatus::abandoned;
+                if (take_over_from_dead(v, me)) {
+                    result = AcquireStatus::abandoned;
+                    break;
+                }
                 if (check_every < std::chrono::milliseconds(128)) check_every *= 2;
             }
         }
+        s_->waiters.fetch_sub(1, std::memory_order_relaxed);
+        return result;
     }
 
     // The lock was held as `seen` for a whole nap: if its holder process is
@@ -215,8 +216,7 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
         }
         if (s_->word.load(std::memory_order_seq_cst) != seen) return false;
         std::uint32_t expected = seen;
-        if (!s_->word.compare_exchange_strong(expected, me | waiters_bit,
-                                              std::memory_order_seq_cst))
+        if (!s_->word.compare_exchange_strong(expected, me, std::memory_order_seq_cst))
             return false;
         took(AcquireStatus::abandoned);
         return true;
@@ -244,8 +244,8 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
         s_->holder_pid.store(0, std::memory_order_relaxed);
         s_->holder_start.store(0, std::memory_order_relaxed);
         v = s_->word.exchange(0, std::memory_order_seq_cst);
-        if ((v & tid_mask) == 0) throw ValueError("semaphore or lock released too many times");
-        if (v & waiters_bit) futex_wake(s_->word, 1);
+        if (v == 0) throw ValueError("semaphore or lock released too many times");
+        if (s_->waiters.load(std::memory_order_seq_cst) > 0) futex_wake(s_->word, 1);
     }
 
     State* s_;

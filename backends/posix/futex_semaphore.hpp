@@ -2,7 +2,7 @@
 // what the POSIX start methods return from make_semaphore.
 //
 // Counting kind: the futex word is the value. Mutex kinds: the word is the
-// holder's thread id plus a "has waiters" bit; the holder's pid and process
+// holder's thread id (sleepers count themselves beside it); the holder's pid and process
 // start time sit beside it, so a waiter that has slept a while checks
 // whether the holding process still lives (a dead or zombie holder, or a
 // reused pid, means abandoned) and takes the lock over.

@@ -6,7 +6,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,16 +13,13 @@
 namespace mproc::posix {
 namespace {
 
-thread_local std::uint32_t cached_tid = 0;
-std::atomic<int> cached_pid{0};
-std::atomic<std::uint64_t> cached_start{0};
-
 // In a fork child the forking thread is the only thread; its copies of the
-// caches describe the parent.
+// caches describe the parent. (Read and written by one thread at a time, or
+// idempotently: every thread computes the same pid and start time.)
 void forget_identity() noexcept {
-    cached_tid = 0;
-    cached_pid.store(0, std::memory_order_relaxed);
-    cached_start.store(0, std::memory_order_relaxed);
+    identity::tid = 0;
+    identity::pid.store(0, std::memory_order_relaxed);
+    identity::start.store(0, std::memory_order_relaxed);
 }
 
 [[maybe_unused]] const int registered = ::pthread_atfork(nullptr, nullptr, &forget_identity);
@@ -56,29 +52,31 @@ bool read_stat(int pid, char& state, std::uint64_t& start) noexcept {
 
 }  // namespace
 
-std::uint32_t this_thread_id() noexcept {
-    if (cached_tid == 0) cached_tid = std::uint32_t(::syscall(SYS_gettid));
-    return cached_tid;
+namespace identity {
+
+thread_local std::uint32_t tid = 0;
+std::atomic<int> pid{0};
+std::atomic<std::uint64_t> start{0};
+
+std::uint32_t fetch_tid() noexcept {
+    return tid = std::uint32_t(::syscall(SYS_gettid));
 }
 
-int this_process_id() noexcept {
-    int pid = cached_pid.load(std::memory_order_relaxed);
-    if (pid == 0) {
-        pid = int(::getpid());
-        cached_pid.store(pid, std::memory_order_relaxed);
-    }
-    return pid;
+int fetch_pid() noexcept {
+    int p = int(::getpid());
+    pid.store(p, std::memory_order_relaxed);
+    return p;
 }
 
-std::uint64_t this_process_start_time() noexcept {
-    std::uint64_t start = cached_start.load(std::memory_order_relaxed);
-    if (start == 0) {
-        char state = 0;
-        if (!read_stat(this_process_id(), state, start)) start = 0;
-        cached_start.store(start, std::memory_order_relaxed);
-    }
-    return start;
+std::uint64_t fetch_start() noexcept {
+    std::uint64_t s = 0;
+    char state = 0;
+    if (!read_stat(this_process_id(), state, s)) s = 0;
+    start.store(s, std::memory_order_relaxed);
+    return s;
 }
+
+}  // namespace identity
 
 bool process_alive(int pid, std::uint64_t start) noexcept {
     char state = 0;
