@@ -21,5 +21,7 @@ SerializationError::~SerializationError() = default;
 PluginError::~PluginError() = default;
 AbandonedLock::~AbandonedLock() = default;
 BrokenBarrierError::~BrokenBarrierError() = default;
+Empty::~Empty() = default;
+Full::~Full() = default;
 
 }  // namespace mproc

@@ -35,6 +35,13 @@ class BoundedSemaphore;
 class Condition;
 class Event;
 class Barrier;
+template <class T>
+class Queue;
+template <class T>
+class JoinableQueue;
+template <class T>
+class SimpleQueue;
+
 namespace detail {
 /// Names the shared value types for T (defined in <mproc/sharedctypes.hpp>).
 template <class T>
@@ -122,6 +129,20 @@ class Context {
     template <class T, class... A>
     auto RawArray(A&&... args) const {
         return typename detail::SharedTypes<T>::raw_array(*this, std::forward<A>(args)...);
+    }
+
+    /// Queues (<mproc/queue.hpp>): ctx.Queue<std::string>(maxsize).
+    template <class T, class Q = ::mproc::Queue<T>>
+    Q Queue(int maxsize = 0) const {
+        return Q(*this, maxsize);
+    }
+    template <class T, class Q = ::mproc::JoinableQueue<T>>
+    Q JoinableQueue(int maxsize = 0) const {
+        return Q(*this, maxsize);
+    }
+    template <class T, class Q = ::mproc::SimpleQueue<T>>
+    Q SimpleQueue() const {
+        return Q(*this);
     }
 
     /// The backend (for plugins and core).

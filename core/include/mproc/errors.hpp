@@ -105,6 +105,20 @@ class BrokenBarrierError : public ProcessError {
     ~BrokenBarrierError() override;
 };
 
+/// Queue::get found nothing in time (Python: queue.Empty).
+class Empty : public ProcessError {
+  public:
+    using ProcessError::ProcessError;
+    ~Empty() override;
+};
+
+/// Queue::put found no room in time (Python: queue.Full).
+class Full : public ProcessError {
+  public:
+    using ProcessError::ProcessError;
+    ~Full() override;
+};
+
 /// Thrown by mproc::exit(code) to end the current process's target with an
 /// exit code, as Python's SystemExit; the child bootstrap catches it.
 class SystemExit {

@@ -23,6 +23,7 @@
 #include <mproc/lock.hpp>
 #include <mproc/logging.hpp>
 #include <mproc/process.hpp>
+#include <mproc/queue.hpp>
 #include <mproc/semaphore.hpp>
 #include <mproc/serializer.hpp>
 #include <mproc/shared_block.hpp>

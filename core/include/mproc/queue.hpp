@@ -1,0 +1,198 @@
+// Queues between processes (Python: multiprocessing.Queue, SimpleQueue,
+// JoinableQueue).
+//
+//   mproc::Queue<std::string> q;                  // unbounded; Queue<T>(maxsize)
+//   mproc::Process p([](mproc::Queue<std::string> q) { q.put("hello"); }, q);
+//   p.start();
+//   auto s = q.get();                             // blocks; q.get(true, 1s) may throw Empty
+//   try { q.put_nowait("x"); } catch (const mproc::Full&) { }
+//
+// Any T with an mproc::codec crosses (<mproc/codec.hpp>); each put encodes
+// the object at once (an encoding error is thrown by put), each get decodes a
+// new one. Many producers and consumers, threads and processes alike, may use
+// one queue; each producer's items arrive in the order it put them.
+//
+// How it moves data: small items go through a ring buffer in shared memory
+// (no system call when nobody sleeps); items too large for it, and items put
+// while the ring is full, go through this process's feeder thread (started
+// only when needed, as Python's), large ones over a pipe. put() never blocks
+// on the ring's or the pipe's capacity while maxsize allows. A process that
+// exits first flushes what it put, unless it called cancel_join_thread().
+// A consumer killed with SIGKILL loses at most the item it was receiving and
+// the others go on, for items up to 512 KiB (they cross through the ring).
+// Killed while it receives a larger item (by pipe), it leaves the rest of
+// that item in the pipe: later large items then stall (see docs/gotchas.md).
+#pragma once
+
+#include <atomic>
+#include <climits>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <mproc/codec.hpp>
+#include <mproc/context.hpp>
+#include <mproc/errors.hpp>
+#include <mproc/serializer.hpp>
+#include <mproc/timeout.hpp>
+
+namespace mproc {
+
+namespace detail {
+
+/// The untyped queue: messages as bytes. Shared by the typed queues.
+class QueueCore {
+  public:
+    /// A queue of at most maxsize items (<= 0: unbounded) made by ctx.
+    QueueCore(const Context& ctx, int maxsize);
+    ~QueueCore();
+    QueueCore(const QueueCore&) = delete;
+    QueueCore& operator=(const QueueCore&) = delete;
+
+    void put(std::span<const std::byte> message, bool block, Timeout timeout);
+    /// The next message, valid until this thread's next get.
+    std::span<const std::byte> get(bool block, Timeout timeout);
+    int qsize() const;
+    bool empty() const;
+    bool full() const;
+    void close();
+    void join_thread();
+    void cancel_join_thread();
+    int maxsize() const noexcept;
+
+    // JoinableQueue.
+    void task_done();
+    void join();
+    void enable_tasks();
+
+    struct Shared;
+    struct Local;
+    explicit QueueCore(std::shared_ptr<Shared> shared);
+    static void encode(Encoder& e, const std::shared_ptr<QueueCore>& q);
+    static std::shared_ptr<QueueCore> decode(Decoder& d);
+
+  private:
+    Local& local() const;
+    std::shared_ptr<Shared> shared_;
+    mutable std::shared_ptr<Local> local_;       // this process's
+    mutable std::atomic<Local*> local_ptr_{nullptr};  // local_, read without a lock
+};
+
+/// This thread's encoder and decoder of the default serializer (reused).
+Encoder& thread_encoder();
+Decoder& thread_decoder(std::span<const std::byte> message);
+
+template <class T>
+T decode_message(std::span<const std::byte> message) {
+    return mproc::decode<T>(thread_decoder(message));
+}
+
+}  // namespace detail
+
+/// A FIFO queue for processes and threads (Python: multiprocessing.Queue).
+template <class T>
+class Queue {
+  public:
+    /// A queue of the default context; maxsize <= 0 means unbounded.
+    explicit Queue(int maxsize = 0) : Queue(get_context(), maxsize) {}
+    /// A queue made by ctx's start method.
+    explicit Queue(const Context& ctx, int maxsize = 0)
+        : core_(std::make_shared<detail::QueueCore>(ctx, maxsize)) {}
+
+    /// Adds obj. If the queue is full, waits (block) up to timeout for room,
+    /// else throws Full. Throws ValueError after close().
+    void put(const T& obj, bool block = true, Timeout timeout = std::nullopt) {
+        auto& e = detail::thread_encoder();
+        e.clear();
+        mproc::encode(e, obj);
+        core_->put(e.data(), block, timeout);
+    }
+    /// put(obj, true, timeout).
+    void put(const T& obj, Timeout timeout) { put(obj, true, timeout); }
+    /// Removes and returns the oldest item. If there is none, waits (block)
+    /// up to timeout, else throws Empty. Throws ValueError after close().
+    T get(bool block = true, Timeout timeout = std::nullopt) {
+        auto message = core_->get(block, timeout);
+        return detail::decode_message<T>(message);
+    }
+    /// get(true, timeout).
+    T get(Timeout timeout) { return get(true, timeout); }
+    void put_nowait(const T& obj) { put(obj, false); }
+    T get_nowait() { return get(false); }
+
+    /// Approximate number of items in the queue (put and not yet got).
+    int qsize() const { return core_->qsize(); }
+    /// True if no item is ready to get (approximate, as in Python).
+    bool empty() const { return core_->empty(); }
+    /// True if maxsize items are in the queue (approximate).
+    bool full() const { return core_->full(); }
+    /// This process will put and get no more; the feeder flushes what was
+    /// put and ends.
+    void close() { core_->close(); }
+    /// Waits for the feeder to flush (after close()).
+    void join_thread() { core_->join_thread(); }
+    /// At exit, do not wait for the feeder: what it has not flushed is lost.
+    void cancel_join_thread() { core_->cancel_join_thread(); }
+
+  protected:
+    explicit Queue(std::shared_ptr<detail::QueueCore> core) : core_(std::move(core)) {}
+    friend struct codec<Queue<T>>;
+    std::shared_ptr<detail::QueueCore> core_;
+};
+
+/// A Queue that counts unfinished tasks (Python: JoinableQueue).
+template <class T>
+class JoinableQueue : public Queue<T> {
+  public:
+    explicit JoinableQueue(int maxsize = 0) : JoinableQueue(get_context(), maxsize) {}
+    explicit JoinableQueue(const Context& ctx, int maxsize = 0) : Queue<T>(ctx, maxsize) {
+        this->core_->enable_tasks();
+    }
+    /// One item got earlier is done. ValueError if called more often than
+    /// items were put.
+    void task_done() { this->core_->task_done(); }
+    /// Waits until every item put has been marked done.
+    void join() { this->core_->join(); }
+
+  private:
+    friend struct codec<JoinableQueue<T>>;
+    explicit JoinableQueue(std::shared_ptr<detail::QueueCore> core) : Queue<T>(std::move(core)) {}
+};
+
+/// A simpler queue: put, get, empty, close (Python: SimpleQueue); an
+/// unbounded Queue underneath.
+template <class T>
+class SimpleQueue {
+  public:
+    SimpleQueue() : SimpleQueue(get_context()) {}
+    explicit SimpleQueue(const Context& ctx) : q_(ctx) {}
+    void put(const T& obj) { q_.put(obj); }
+    T get() { return q_.get(); }
+    bool empty() const { return q_.empty(); }
+    void close() { q_.close(); }
+
+  private:
+    friend struct codec<SimpleQueue<T>>;
+    explicit SimpleQueue(Queue<T> q) : q_(std::move(q)) {}
+    Queue<T> q_;
+};
+
+template <class T>
+struct codec<Queue<T>> {
+    static void encode(Encoder& e, const Queue<T>& q) { detail::QueueCore::encode(e, q.core_); }
+    static Queue<T> decode(Decoder& d) { return Queue<T>(detail::QueueCore::decode(d)); }
+};
+template <class T>
+struct codec<JoinableQueue<T>> {
+    static void encode(Encoder& e, const JoinableQueue<T>& q) { detail::QueueCore::encode(e, q.core_); }
+    static JoinableQueue<T> decode(Decoder& d) {
+        return JoinableQueue<T>(detail::QueueCore::decode(d));
+    }
+};
+template <class T>
+struct codec<SimpleQueue<T>> {
+    static void encode(Encoder& e, const SimpleQueue<T>& q) { mproc::encode(e, q.q_); }
+    static SimpleQueue<T> decode(Decoder& d) { return SimpleQueue<T>(mproc::decode<Queue<T>>(d)); }
+};
+
+}  // namespace mproc
