@@ -22,6 +22,8 @@
 
 #include <mproc/mproc.hpp>
 
+#include "python_repr.hpp"
+
 namespace mp = mproc;
 
 using Message = std::tuple<int, std::optional<int>, std::string>;
@@ -29,28 +31,6 @@ using Message = std::tuple<int, std::optional<int>, std::string>;
 void f(mp::Connection conn) {
     conn.send(Message{42, std::nullopt, "hello"});
     conn.close();
-}
-
-// Python's repr of the pieces of a Message.
-std::string repr(int v) {
-    return fmt::format("{}", v);
-}
-std::string repr(const std::string& s) {
-    return fmt::format("'{}'", s);
-}
-std::string repr(const std::optional<int>& v) {
-    return v ? repr(*v) : "None";
-}
-
-std::string repr(const Message& m) {
-    return std::apply(
-        [](const auto&... items) {
-            std::string out = "[";
-            const char* sep = "";
-            ((out += sep + repr(items), sep = ", "), ...);
-            return out + "]";
-        },
-        m);
 }
 
 int main(int argc, char** argv) {

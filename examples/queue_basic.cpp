@@ -25,34 +25,14 @@
 
 #include <mproc/mproc.hpp>
 
+#include "python_repr.hpp"
+
 namespace mp = mproc;
 
 using Message = std::tuple<int, std::optional<int>, std::string>;
 
 void f(mp::Queue<Message> q) {
     q.put(Message{42, std::nullopt, "hello"});
-}
-
-// Python's repr of the pieces of a Message.
-std::string repr(int v) {
-    return fmt::format("{}", v);
-}
-std::string repr(const std::string& s) {
-    return fmt::format("'{}'", s);
-}
-std::string repr(const std::optional<int>& v) {
-    return v ? repr(*v) : "None";
-}
-
-std::string repr(const Message& m) {
-    return std::apply(
-        [](const auto&... items) {
-            std::string out = "[";
-            const char* sep = "";
-            ((out += sep + repr(items), sep = ", "), ...);
-            return out + "]";
-        },
-        m);
 }
 
 int main(int argc, char** argv) {

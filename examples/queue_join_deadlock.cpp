@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
     p.join();                // ... then join: no deadlock
     fmt::print("len(obj) = {}\n", obj.size());
     fmt::print("obj == 'X' * 1000000: {}\n",
-               obj.size() == 1000000 && std::all_of(obj.begin(), obj.end(), [](char c) { return c == 'X'; })
+               obj.size() == 1000000 &&
+                       std::all_of(obj.begin(), obj.end(), [](char c) { return c == 'X'; })
                    ? "True"
                    : "False");
     fmt::print("{} exitcode = {}\n", p.name(), *p.exitcode());

@@ -151,7 +151,8 @@ void test() {
     for (const auto& task : TASKS1) task_queue.put(task);
 
     // Start worker processes
-    for (int i = 0; i < NUMBER_OF_PROCESSES; ++i) mp::Process(worker, task_queue, done_queue).start();
+    for (int i = 0; i < NUMBER_OF_PROCESSES; ++i)
+        mp::Process(worker, task_queue, done_queue).start();
 
     // Get and print results
     fmt::print("Unordered results:\n");

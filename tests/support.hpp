@@ -1,6 +1,7 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,17 @@ std::string read_all(int fd);
 
 /// Number of open file descriptors of this process.
 int open_fd_count();
+
+/// Seconds since t.
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+/// In a child: ends it with exit code `code` unless ok (children report
+/// failed checks through their exit code).
+inline void child_check(bool ok, int code) {
+    if (!ok) ::mproc::exit(code);
+}
 
 }  // namespace mproc::test
 

@@ -32,9 +32,9 @@ void report_marker() {
 TEST_CASE("a plugin with another ABI version is refused", "[plugins]") {
     auto msg = refusal("wrongabi");
     CHECK_THAT(msg, Contains("mproc-backend-wrongabi.so"));
-    CHECK_THAT(msg, Contains(fmt::format("has plugin ABI version {}, this libmproc expects {}",
-                                         mproc::plugin::abi_version + 1,
-                                         mproc::plugin::abi_version)));
+    CHECK_THAT(msg,
+               Contains(fmt::format("has plugin ABI version {}, this libmproc expects {}",
+                                    mproc::plugin::abi_version + 1, mproc::plugin::abi_version)));
 }
 
 TEST_CASE("a library without the entry symbol is refused", "[plugins]") {

@@ -28,17 +28,10 @@ namespace mp = mproc;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 using Clock = std::chrono::steady_clock;
+using mproc::test::child_check;
+using mproc::test::seconds_since;
 
 namespace {
-
-double seconds_since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Children report through their exit code: 0 when every check held.
-void child_check(bool ok, int code) {
-    if (!ok) mp::exit(code);
-}
 
 // Polls done() until it holds; fails the test after limit seconds.
 void wait_until(const std::function<bool()>& done, double limit = 30) {
@@ -126,7 +119,8 @@ void produce_counted(mp::Queue<int> q, mp::RawValue<int> progress, int n) {
 }
 
 void get_expecting(mp::Queue<std::string> q, std::vector<std::string> expected) {
-    for (std::size_t i = 0; i < expected.size(); ++i) child_check(q.get(true, 60s) == expected[i], 2 + int(i));
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        child_check(q.get(true, 60s) == expected[i], 2 + int(i));
 }
 
 using Big = std::variant<int, std::string, std::vector<double>>;
@@ -402,7 +396,8 @@ TEST_CASE("close() and join_thread flush what was put to a child still getting",
     CHECK(p.exitcode() == 0);
 }
 
-TEST_CASE("large items round-trip through a child, interleaved with small ones, in order", "[queue]") {
+TEST_CASE("large items round-trip through a child, interleaved with small ones, in order",
+          "[queue]") {
     FOR_EACH_START_METHOD(ctx);
     auto in = ctx.Queue<Big>();
     auto out = ctx.Queue<Big>();
@@ -449,8 +444,10 @@ TEST_CASE("4 producers x 4 consumers: every item once, each producer's order kep
     auto q = ctx.Queue<Tagged>(maxsize);
     auto results = ctx.Queue<PerProducer>();
     std::vector<mp::Process> cs, ps;
-    for (int i = 0; i < consumers; ++i) cs.push_back(ctx.Process(consume_tagged, q, results, producers));
-    for (int i = 0; i < producers; ++i) ps.push_back(ctx.Process(produce_tagged, q, i, per_producer));
+    for (int i = 0; i < consumers; ++i)
+        cs.push_back(ctx.Process(consume_tagged, q, results, producers));
+    for (int i = 0; i < producers; ++i)
+        ps.push_back(ctx.Process(produce_tagged, q, i, per_producer));
     for (auto& c : cs) c.start();
     for (auto& p : ps) p.start();
     for (auto& p : ps) {
@@ -666,7 +663,8 @@ TEST_CASE("a consumer killed while looping on gets loses at most one item", "[qu
     CHECK(q.get(true, 10s) == Numbered{8, payload(8, std::size_t(1) << 20)});
 }
 
-TEST_CASE("a fork while the feeder thread is busy: parent and child both use the queue", "[queue]") {
+TEST_CASE("a fork while the feeder thread is busy: parent and child both use the queue",
+          "[queue]") {
     auto ctx = mp::get_context("fork");
     constexpr int n = 16;
     for (int round = 0; round < 3; ++round) {

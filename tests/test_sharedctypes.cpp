@@ -61,8 +61,7 @@ TEST_CASE("Value and Array are shared with children", "[sharedctypes]") {
     CHECK(std::vector<int>(raw.begin(), raw.end()) == neg);
 }
 
-TEST_CASE("Array element updates are atomic under its lock across processes",
-          "[sharedctypes]") {
+TEST_CASE("Array element updates are atomic under its lock across processes", "[sharedctypes]") {
     FOR_EACH_START_METHOD(ctx);
     auto a = ctx.Array<long>(std::size_t(1));
     auto p = ctx.Process(add_many, a, 20000);
@@ -175,8 +174,7 @@ TEST_CASE("shared values cannot be sent over a Connection", "[sharedctypes]") {
     CHECK_THROWS_WITH(a.send(v), Contains("through inheritance"));
 }
 
-TEST_CASE("Value read-modify-write, typecodes with ranges and string literals",
-          "[sharedctypes]") {
+TEST_CASE("Value read-modify-write, typecodes with ranges and string literals", "[sharedctypes]") {
     mp::Value<int> n(7);
     n += 3;
     CHECK(n.value() == 10);

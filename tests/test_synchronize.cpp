@@ -15,17 +15,10 @@ namespace mp = mproc;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 using Clock = std::chrono::steady_clock;
+using mproc::test::child_check;
+using mproc::test::seconds_since;
 
 namespace {
-
-double seconds_since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Children report through their exit code: 0 when every check held.
-void child_check(bool ok, int code) {
-    if (!ok) mp::exit(code);
-}
 
 void hold_lock_until_told(mp::Lock lock, mp::Connection c) {
     lock.acquire();

@@ -29,7 +29,7 @@ using plugin::SemaphoreKind;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint32_t state_magic = 0x6d705331;  // "mpS1"
-constexpr std::uint32_t tid_mask = 0x3fffffffu;  // tids are below 2^22 (pid_max)
+constexpr std::uint32_t tid_mask = 0x3fffffffu;    // tids are below 2^22 (pid_max)
 
 // The shared state. Every field a peer reads concurrently is atomic; std::atomic
 // of these sizes is lock-free and address-free, so it works across processes.
@@ -65,8 +65,8 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
 }
 
 void futex_wake(std::atomic<std::uint32_t>& word, int n) {
-    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, n, nullptr,
-              nullptr, 0);
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, n, nullptr, nullptr,
+              0);
 }
 
 // The deadline of a timeout (nullopt: none).
@@ -83,7 +83,7 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
 
     AcquireStatus acquire(Timeout timeout) override {
         return s_->kind == std::uint32_t(SemaphoreKind::counting) ? acquire_counting(timeout)
-                                                                   : acquire_mutex(timeout);
+                                                                  : acquire_mutex(timeout);
     }
 
     void release() override {
@@ -272,7 +272,8 @@ std::unique_ptr<plugin::SemaphoreImpl> make_futex_semaphore(std::span<std::byte>
         throw ValueError(fmt::format("unknown semaphore kind {}", int(kind)));
     if (value < 0) throw ValueError("semaphore initial value must be >= 0");
     if (max_value < 0 || value > max_value)
-        throw ValueError(fmt::format("semaphore value {} is above its maximum {}", value, max_value));
+        throw ValueError(
+            fmt::format("semaphore value {} is above its maximum {}", value, max_value));
     if (kind != SemaphoreKind::counting && (value != 1 || max_value != 1))
         throw ValueError("a lock starts unlocked with maximum 1");
     auto* s = new (state_of(state)) State{};

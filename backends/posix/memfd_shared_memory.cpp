@@ -22,9 +22,7 @@ class MemfdSharedMemory final : public plugin::SharedMemoryImpl {
         ::munmap(data_, size_);
         ::close(fd_);
     }
-    std::span<std::byte> data() const override {
-        return {static_cast<std::byte*>(data_), size_};
-    }
+    std::span<std::byte> data() const override { return {static_cast<std::byte*>(data_), size_}; }
     plugin::NativeHandle native_handle() const override { return fd_; }
 
   private:
@@ -63,8 +61,7 @@ std::unique_ptr<plugin::SharedMemoryImpl> attach_memfd_shared_memory(int fd, std
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || std::size_t(st.st_size) < size ||
         size == 0) {
         ::close(fd);
-        throw ProcessError(
-            fmt::format("received handle is not shared memory of {} bytes", size));
+        throw ProcessError(fmt::format("received handle is not shared memory of {} bytes", size));
     }
     return map(fd, size);
 }

@@ -12,7 +12,8 @@ namespace identity {
 // The caches, read inline on the lock fast path. Initial-exec TLS: no
 // __tls_get_addr call even though the backend is dlopen'ed (4 bytes of the
 // static TLS surplus glibc keeps for such modules).
-extern thread_local std::uint32_t tid __attribute__((tls_model("initial-exec"), visibility("hidden")));
+extern thread_local std::uint32_t tid
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 extern std::atomic<int> pid __attribute__((visibility("hidden")));
 extern std::atomic<std::uint64_t> start __attribute__((visibility("hidden")));
 std::uint32_t fetch_tid() noexcept;

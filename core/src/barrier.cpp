@@ -140,7 +140,8 @@ Barrier codec<Barrier>::decode(Decoder& d) {
     if (d.peek() == ValueKind::nil) {
         d.read_nil();
     } else {
-        if (d.read_array() != 2) throw SerializationError("a Barrier action is an array of 2 items");
+        if (d.read_array() != 2)
+            throw SerializationError("a Barrier action is an array of 2 items");
         detail::CodeLocation where;
         where.build_id = std::string(d.read_str());
         where.offset = d.read_uint();

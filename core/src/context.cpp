@@ -8,8 +8,8 @@
 
 #include "environment.hpp"
 #include "exec_child.hpp"
-#include "plugin_registry.hpp"
 #include "fork_guard.hpp"
+#include "plugin_registry.hpp"
 
 namespace mproc {
 

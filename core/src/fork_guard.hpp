@@ -23,8 +23,7 @@ class ForkGuarded {
     ForkGuarded() {
         guard_across_fork(
             &m_, [](void* m) { static_cast<Mutex*>(m)->lock(); },
-            [](void* m) { static_cast<Mutex*>(m)->unlock(); },
-            [](void* m) { new (m) Mutex(); });
+            [](void* m) { static_cast<Mutex*>(m)->unlock(); }, [](void* m) { new (m) Mutex(); });
     }
     ForkGuarded(const ForkGuarded&) = delete;
     ForkGuarded& operator=(const ForkGuarded&) = delete;

@@ -45,7 +45,8 @@ void in_child() {
 
 // Registered when libmproc loads, before any handler registered later
 // (handlers that take a guarded mutex themselves then run before ours).
-[[maybe_unused]] const int registered = (guards(), ::pthread_atfork(&prepare, &in_parent, &in_child));
+[[maybe_unused]] const int registered =
+    (guards(), ::pthread_atfork(&prepare, &in_parent, &in_child));
 
 }  // namespace
 

@@ -28,8 +28,8 @@
 #include <mproc/plugin/fd_connection.hpp>
 
 #include "authkey.hpp"
-#include "handle_sharer.hpp"
 #include "fork_guard.hpp"
+#include "handle_sharer.hpp"
 
 namespace mproc::detail {
 

@@ -7,8 +7,8 @@
 
 #include <mproc/process.hpp>
 
-#include "process_state.hpp"
 #include "fork_guard.hpp"
+#include "process_state.hpp"
 
 namespace mproc {
 

@@ -16,9 +16,9 @@
 #include <mproc/logging.hpp>
 
 #include "exec_child.hpp"
+#include "fork_guard.hpp"
 #include "process_registry.hpp"
 #include "process_state.hpp"
-#include "fork_guard.hpp"
 
 namespace mproc {
 

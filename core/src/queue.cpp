@@ -45,7 +45,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t ring_capacity = 2 * 1024 * 1024;  // memfd pages: used only as touched
-constexpr std::size_t max_inline = ring_capacity / 4;  // larger items go by pipe
+constexpr std::size_t max_inline = ring_capacity / 4;   // larger items go by pipe
 constexpr std::uint32_t inline_entry = 0, piped_entry = 1;
 constexpr auto recheck = std::chrono::milliseconds(100);
 
@@ -55,7 +55,7 @@ struct RingHeader {
     std::atomic<std::int32_t> space_waiters;  // feeders asleep on `space`
     std::uint32_t capacity;
     alignas(64) std::atomic<std::int32_t> item_waiters;  // getters asleep on `items`
-    std::atomic<std::int32_t> spin;                       // getters' adaptive spin budget
+    std::atomic<std::int32_t> spin;                      // getters' adaptive spin budget
 };
 
 std::size_t padded(std::size_t n) {
@@ -237,7 +237,8 @@ struct QueueCore::Shared {
         // Wake a waiting feeder once half the ring is free (not for every
         // entry: it then writes many at once).
         if (h.space_waiters.load(std::memory_order_seq_cst) > 0 &&
-            (h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_relaxed)) * 2 <= h.capacity)
+            (h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_relaxed)) * 2 <=
+                h.capacity)
             space.release();
         return {out.data(), size};
     }
@@ -255,7 +256,8 @@ struct QueueCore::Shared {
             __builtin_ia32_pause();
 #endif
             if (!ring_empty()) {
-                if (budget < max_spin) h.spin.store(std::min(max_spin, budget * 2 + 16), std::memory_order_relaxed);
+                if (budget < max_spin)
+                    h.spin.store(std::min(max_spin, budget * 2 + 16), std::memory_order_relaxed);
                 return true;
             }
         }
@@ -579,10 +581,9 @@ std::shared_ptr<QueueCore> QueueCore::decode(Decoder& d) {
     auto writer = mproc::decode<Connection>(d);
     auto rlock = mproc::decode<Lock>(d);
     auto wlock = mproc::decode<Lock>(d);
-    auto shared = std::make_shared<Shared>(maxsize, std::move(ring), std::move(ring_lock),
-                                           std::move(items), std::move(space), std::move(sem),
-                                           std::move(reader), std::move(writer), std::move(rlock),
-                                           std::move(wlock));
+    auto shared = std::make_shared<Shared>(
+        maxsize, std::move(ring), std::move(ring_lock), std::move(items), std::move(space),
+        std::move(sem), std::move(reader), std::move(writer), std::move(rlock), std::move(wlock));
     shared->unfinished = mproc::decode<std::optional<Semaphore>>(d);
     shared->cond = mproc::decode<std::optional<Condition>>(d);
     return std::make_shared<QueueCore>(std::move(shared));

@@ -17,7 +17,8 @@ using plugin::SemaphoreKind;
 namespace {
 
 SemLock checked(SemLock s, SemaphoreKind kind, const char* what) {
-    if (s.kind() != kind) throw SerializationError(fmt::format("the object received is not a {}", what));
+    if (s.kind() != kind)
+        throw SerializationError(fmt::format("the object received is not a {}", what));
     return s;
 }
 
@@ -38,9 +39,9 @@ void SemLock::abandoned() const {
 std::string SemLock::repr() const {
     switch (kind()) {
         case SemaphoreKind::mutex: {
-            std::string owner = is_mine()               ? current_process().name()
-                                : get_value() == 1     ? std::string("None")
-                                                       : std::string("SomeOtherProcess");
+            std::string owner = is_mine()          ? current_process().name()
+                                : get_value() == 1 ? std::string("None")
+                                                   : std::string("SomeOtherProcess");
             return fmt::format("<Lock(owner={})>", owner);
         }
         case SemaphoreKind::recursive_mutex: {
@@ -52,7 +53,8 @@ std::string SemLock::repr() const {
             break;
     }
     if (impl_->max_value() == INT_MAX) return fmt::format("<Semaphore(value={})>", get_value());
-    return fmt::format("<BoundedSemaphore(value={}, maxvalue={})>", get_value(), impl_->max_value());
+    return fmt::format("<BoundedSemaphore(value={}, maxvalue={})>", get_value(),
+                       impl_->max_value());
 }
 
 void codec<SemLock>::encode(Encoder& e, const SemLock& s) {
@@ -71,8 +73,7 @@ Lock::Lock(SemLock s) : SemLock(checked(std::move(s), SemaphoreKind::mutex, "Loc
 
 RLock::RLock() : RLock(get_context()) {}
 RLock::RLock(const Context& ctx) : SemLock(ctx, SemaphoreKind::recursive_mutex, 1, 1) {}
-RLock::RLock(SemLock s)
-    : SemLock(checked(std::move(s), SemaphoreKind::recursive_mutex, "RLock")) {}
+RLock::RLock(SemLock s) : SemLock(checked(std::move(s), SemaphoreKind::recursive_mutex, "RLock")) {}
 
 Semaphore::Semaphore(int value) : Semaphore(get_context(), value) {}
 Semaphore::Semaphore(const Context& ctx, int value) : Semaphore(ctx, value, INT_MAX) {}

@@ -87,9 +87,7 @@ struct BlockRef {
     std::size_t offset = 0;  // of the BlockHeader in the segment
     pid_t counted_by = 0;    // the process whose count this reference holds
 
-    BlockHeader* header() const {
-        return reinterpret_cast<BlockHeader*>(segment->base() + offset);
-    }
+    BlockHeader* header() const { return reinterpret_cast<BlockHeader*>(segment->base() + offset); }
     ~BlockRef();
 };
 
@@ -140,8 +138,7 @@ std::optional<std::size_t> claim(SegmentHeader& h, std::size_t n) {
         for (std::size_t shift = 0; shift + n <= 64;) {
             std::uint64_t mask = mask0 << shift;
             if ((bits & mask) == 0) {
-                if (h.bitmap[w].compare_exchange_weak(bits, bits | mask,
-                                                      std::memory_order_acq_rel))
+                if (h.bitmap[w].compare_exchange_weak(bits, bits | mask, std::memory_order_acq_rel))
                     return w * 64 + shift;
                 continue;  // bits reloaded: look at this place again
             }
@@ -173,10 +170,11 @@ SharedBlock SharedBlock::allocate(plugin::ContextBackend& backend, std::size_t s
                                   std::size_t align) {
     using namespace detail;
     if (align == 0 || align > unit || (align & (align - 1)) != 0)
-        throw ValueError(fmt::format("shared memory alignment {} is not a power of 2 up to 64",
-                                     align));
+        throw ValueError(
+            fmt::format("shared memory alignment {} is not a power of 2 up to 64", align));
     std::size_t start = data_offset(align);
-    if (size > std::size_t(1) << 46) throw ValueError(fmt::format("shared block of {} bytes is too large", size));
+    if (size > std::size_t(1) << 46)
+        throw ValueError(fmt::format("shared block of {} bytes is too large", size));
     auto ref = std::make_shared<BlockRef>();
     ref->counted_by = ::getpid();
     std::size_t units = (start + std::max<std::size_t>(size, 1) + unit - 1) / unit;

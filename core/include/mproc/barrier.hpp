@@ -33,7 +33,8 @@ class Barrier {
     Barrier(const Context& ctx, int parties, F&& action = nullptr, Timeout timeout = std::nullopt)
         : Barrier(ctx, parties, timeout) {
         if constexpr (!std::is_same_v<std::decay_t<F>, std::nullptr_t>) {
-            if constexpr (detail::PlainFunction<F>) plain_action_ = reinterpret_cast<void (*)()>(+action);
+            if constexpr (detail::PlainFunction<F>)
+                plain_action_ = reinterpret_cast<void (*)()>(+action);
             action_ = std::forward<F>(action);
         }
     }

@@ -53,8 +53,7 @@ class Condition {
         using clock = std::chrono::steady_clock;
         auto result = predicate();
         std::optional<clock::time_point> end;
-        if (timeout)
-            end = clock::now() + std::chrono::duration_cast<clock::duration>(*timeout);
+        if (timeout) end = clock::now() + std::chrono::duration_cast<clock::duration>(*timeout);
         while (!result) {
             Timeout wait_time;
             if (end) {

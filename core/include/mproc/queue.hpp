@@ -74,7 +74,7 @@ class QueueCore {
   private:
     Local& local() const;
     std::shared_ptr<Shared> shared_;
-    mutable std::shared_ptr<Local> local_;       // this process's
+    mutable std::shared_ptr<Local> local_;            // this process's
     mutable std::atomic<Local*> local_ptr_{nullptr};  // local_, read without a lock
 };
 
@@ -184,7 +184,9 @@ struct codec<Queue<T>> {
 };
 template <class T>
 struct codec<JoinableQueue<T>> {
-    static void encode(Encoder& e, const JoinableQueue<T>& q) { detail::QueueCore::encode(e, q.core_); }
+    static void encode(Encoder& e, const JoinableQueue<T>& q) {
+        detail::QueueCore::encode(e, q.core_);
+    }
     static JoinableQueue<T> decode(Decoder& d) {
         return JoinableQueue<T>(detail::QueueCore::decode(d));
     }

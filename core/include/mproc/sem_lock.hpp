@@ -117,7 +117,7 @@ struct SemLockCodec {
 
 /// fmt prints a Lock, RLock, Semaphore or BoundedSemaphore as its repr().
 template <class T>
-    requires std::is_base_of_v<mproc::SemLock, T>
+requires std::is_base_of_v<mproc::SemLock, T>
 struct fmt::formatter<T> : fmt::formatter<std::string_view> {
     template <class Ctx>
     auto format(const T& s, Ctx& ctx) const {

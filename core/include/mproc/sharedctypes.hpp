@@ -94,10 +94,10 @@ class SharedArrayBase;
 
 /// A range of values to copy into a new shared array (not a shared array).
 template <class R, class T>
-concept ValuesFor = std::ranges::input_range<R> &&
-                    std::convertible_to<std::ranges::range_value_t<R>, T> &&
-                    !std::is_base_of_v<Synchronized, std::remove_cvref_t<R>> &&
-                    !std::is_base_of_v<SharedArrayBase<T>, std::remove_cvref_t<R>>;
+concept ValuesFor =
+    std::ranges::input_range<R> && std::convertible_to<std::ranges::range_value_t<R>, T> &&
+    !std::is_base_of_v<Synchronized, std::remove_cvref_t<R>> &&
+    !std::is_base_of_v<SharedArrayBase<T>, std::remove_cvref_t<R>>;
 
 /// n zeroed Ts in shared memory made by ctx.
 template <SharedType T>
@@ -149,7 +149,8 @@ class RawValue : public detail::SharedArrayBase<T> {
   public:
     /// A value of the default context.
     explicit RawValue(T init = T{}) : RawValue(get_context(), init) {}
-    RawValue(const Context& ctx, T init) : detail::SharedArrayBase<T>(detail::allocate_array<T>(ctx, 1), 1) {
+    RawValue(const Context& ctx, T init)
+        : detail::SharedArrayBase<T>(detail::allocate_array<T>(ctx, 1), 1) {
         *this->data() = init;
     }
     template <char C, class U>
@@ -183,7 +184,8 @@ class RawArray : public detail::SharedArrayBase<T> {
     template <detail::ValuesFor<T> R>
     RawArray(const Context& ctx, R&& values)
         : RawArray(ctx, std::vector<T>(std::ranges::begin(values), std::ranges::end(values)), 0) {}
-    RawArray(std::initializer_list<T> values) : RawArray(get_context(), std::vector<T>(values), 0) {}
+    RawArray(std::initializer_list<T> values)
+        : RawArray(get_context(), std::vector<T>(values), 0) {}
     template <char C>
     RawArray(typecode_t<C>, std::size_t n) : RawArray(n) {}
     template <char C, class E>
@@ -208,23 +210,17 @@ class RawArray : public detail::SharedArrayBase<T> {
     }
 
     /// Char arrays: the characters up to the first NUL (Python: .value).
-    std::string value() const
-        requires std::is_same_v<T, char>
-    {
+    std::string value() const requires std::is_same_v<T, char> {
         return detail::c_string(this->data(), this->size());
     }
     /// Char arrays: stores s, NUL-terminated if there is room (Python: .value = s).
-    void set_value(std::string_view s) const
-        requires std::is_same_v<T, char>
-    {
+    void set_value(std::string_view s) const requires std::is_same_v<T, char> {
         detail::check_fits(this->size(), s.size());
         std::copy(s.begin(), s.end(), this->data());
         if (s.size() < this->size()) this->data()[s.size()] = '\0';
     }
     /// Char arrays: every byte (Python: .raw).
-    std::string raw() const
-        requires std::is_same_v<T, char>
-    {
+    std::string raw() const requires std::is_same_v<T, char> {
         return std::string(this->data(), this->size());
     }
 
@@ -238,7 +234,9 @@ class RawArray : public detail::SharedArrayBase<T> {
     }
     std::pair<std::size_t, std::size_t> clamp(std::ptrdiff_t start, std::ptrdiff_t stop) const {
         auto n = std::ptrdiff_t(this->size());
-        auto fix = [n](std::ptrdiff_t i) { return std::clamp(i < 0 ? i + n : i, std::ptrdiff_t(0), n); };
+        auto fix = [n](std::ptrdiff_t i) {
+            return std::clamp(i < 0 ? i + n : i, std::ptrdiff_t(0), n);
+        };
         auto a = fix(start), b = fix(stop);
         return {std::size_t(a), std::size_t(std::max(a, b))};
     }
@@ -287,13 +285,15 @@ class Value : public detail::Synchronized {
   public:
     /// A value of the default context with a new RLock (lock = true), no
     /// lock (false) or the lock given.
-    explicit Value(T init = T{}, LockArg lock = true) : Value(get_context(), init, std::move(lock)) {}
+    explicit Value(T init = T{}, LockArg lock = true)
+        : Value(get_context(), init, std::move(lock)) {}
     Value(const Context& ctx, T init, LockArg lock = true)
         : Synchronized(detail::make_lock(ctx, lock)), raw_(ctx, init) {}
     template <char C, class U>
     Value(typecode_t<C>, U init, LockArg lock = true) : Value(T(init), std::move(lock)) {}
     /// Wraps raw memory with a lock (see synchronized()).
-    Value(RawValue<T> raw, std::optional<SemLock> lock) : Synchronized(std::move(lock)), raw_(std::move(raw)) {}
+    Value(RawValue<T> raw, std::optional<SemLock> lock)
+        : Synchronized(std::move(lock)), raw_(std::move(raw)) {}
 
     /// Reads it under the lock.
     T value() const {
@@ -315,10 +315,22 @@ class Value : public detail::Synchronized {
         detail::Held h(*this);
         return raw_.value() = f(raw_.value());
     }
-    Value& operator+=(const T& d) { update([&](T x) { return T(x + d); }); return *this; }
-    Value& operator-=(const T& d) { update([&](T x) { return T(x - d); }); return *this; }
-    Value& operator*=(const T& d) { update([&](T x) { return T(x * d); }); return *this; }
-    Value& operator/=(const T& d) { update([&](T x) { return T(x / d); }); return *this; }
+    Value& operator+=(const T& d) {
+        update([&](T x) { return T(x + d); });
+        return *this;
+    }
+    Value& operator-=(const T& d) {
+        update([&](T x) { return T(x - d); });
+        return *this;
+    }
+    Value& operator*=(const T& d) {
+        update([&](T x) { return T(x * d); });
+        return *this;
+    }
+    Value& operator/=(const T& d) {
+        update([&](T x) { return T(x / d); });
+        return *this;
+    }
     /// The value itself, raw (hold get_lock() while you use it).
     T& get_obj() const noexcept { return raw_.value(); }
     /// The raw shared value (Python: the wrapped object).
@@ -354,10 +366,22 @@ class Array : public detail::Synchronized {
             detail::Held h(a_);
             return a_.raw_[i_] = f(a_.raw_[i_]);
         }
-        Element& operator+=(const T& v) { update([&](T x) { return T(x + v); }); return *this; }
-        Element& operator-=(const T& v) { update([&](T x) { return T(x - v); }); return *this; }
-        Element& operator*=(const T& v) { update([&](T x) { return T(x * v); }); return *this; }
-        Element& operator/=(const T& v) { update([&](T x) { return T(x / v); }); return *this; }
+        Element& operator+=(const T& v) {
+            update([&](T x) { return T(x + v); });
+            return *this;
+        }
+        Element& operator-=(const T& v) {
+            update([&](T x) { return T(x - v); });
+            return *this;
+        }
+        Element& operator*=(const T& v) {
+            update([&](T x) { return T(x * v); });
+            return *this;
+        }
+        Element& operator/=(const T& v) {
+            update([&](T x) { return T(x / v); });
+            return *this;
+        }
 
       private:
         friend class Array;
@@ -373,7 +397,8 @@ class Array : public detail::Synchronized {
         : Synchronized(detail::make_lock(ctx, lock)), raw_(ctx, n) {}
     /// A copy of a range's elements.
     template <detail::ValuesFor<T> R>
-    explicit Array(R&& values, LockArg lock = true) : Array(get_context(), std::forward<R>(values), std::move(lock)) {}
+    explicit Array(R&& values, LockArg lock = true)
+        : Array(get_context(), std::forward<R>(values), std::move(lock)) {}
     template <detail::ValuesFor<T> R>
     Array(const Context& ctx, R&& values, LockArg lock = true)
         : Synchronized(detail::make_lock(ctx, lock)), raw_(ctx, std::forward<R>(values)) {}
@@ -385,17 +410,20 @@ class Array : public detail::Synchronized {
     Array(typecode_t<C>, std::initializer_list<E> values, LockArg lock = true)
         : Array(std::vector<T>(values.begin(), values.end()), std::move(lock)) {}
     template <char C, detail::ValuesFor<T> R>
-    Array(typecode_t<C>, R&& values, LockArg lock = true) : Array(std::forward<R>(values), std::move(lock)) {}
+    Array(typecode_t<C>, R&& values, LockArg lock = true)
+        : Array(std::forward<R>(values), std::move(lock)) {}
     /// Char arrays from a string literal, without its terminating NUL
     /// (Python: Array('c', b'hello') has 5 elements).
     template <std::size_t N>
-        requires std::is_same_v<T, char>
-    explicit Array(const char (&s)[N], LockArg lock = true) : Array(std::string_view(s, N - 1), std::move(lock)) {}
+    requires std::is_same_v<T, char>
+    explicit Array(const char (&s)[N], LockArg lock = true)
+        : Array(std::string_view(s, N - 1), std::move(lock)) {}
     template <char C, std::size_t N>
-        requires std::is_same_v<T, char>
-    Array(typecode_t<C>, const char (&s)[N], LockArg lock = true) : Array(std::string_view(s, N - 1), std::move(lock)) {}
+    requires std::is_same_v<T, char> Array(typecode_t<C>, const char (&s)[N], LockArg lock = true)
+        : Array(std::string_view(s, N - 1), std::move(lock)) {}
     /// Wraps raw memory with a lock (see synchronized()).
-    Array(RawArray<T> raw, std::optional<SemLock> lock) : Synchronized(std::move(lock)), raw_(std::move(raw)) {}
+    Array(RawArray<T> raw, std::optional<SemLock> lock)
+        : Synchronized(std::move(lock)), raw_(std::move(raw)) {}
 
     std::size_t size() const noexcept { return raw_.size(); }
     /// Element i (unchecked), read and written under the lock.
@@ -425,8 +453,15 @@ class Array : public detail::Synchronized {
         iterator() = default;
         iterator(const Array* a, std::size_t i) : a_(a), i_(i) {}
         Element operator*() const { return (*a_)[i_]; }
-        iterator& operator++() { ++i_; return *this; }
-        iterator operator++(int) { auto t = *this; ++i_; return t; }
+        iterator& operator++() {
+            ++i_;
+            return *this;
+        }
+        iterator operator++(int) {
+            auto t = *this;
+            ++i_;
+            return t;
+        }
         bool operator==(const iterator& o) const { return i_ == o.i_; }
 
       private:
@@ -442,23 +477,17 @@ class Array : public detail::Synchronized {
     const RawArray<T>& shared() const noexcept { return raw_; }
 
     /// Char arrays: the characters up to the first NUL, under the lock.
-    std::string value() const
-        requires std::is_same_v<T, char>
-    {
+    std::string value() const requires std::is_same_v<T, char> {
         detail::Held h(*this);
         return raw_.value();
     }
     /// Char arrays: stores s under the lock.
-    void set_value(std::string_view s)
-        requires std::is_same_v<T, char>
-    {
+    void set_value(std::string_view s) requires std::is_same_v<T, char> {
         detail::Held h(*this);
         raw_.set_value(s);
     }
     /// Char arrays: every byte, under the lock.
-    std::string raw() const
-        requires std::is_same_v<T, char>
-    {
+    std::string raw() const requires std::is_same_v<T, char> {
         detail::Held h(*this);
         return raw_.raw();
     }
@@ -469,7 +498,8 @@ class Array : public detail::Synchronized {
 template <char C>
 Array(typecode_t<C>, std::size_t, LockArg = true) -> Array<typename typecode_t<C>::type>;
 template <char C, class E>
-Array(typecode_t<C>, std::initializer_list<E>, LockArg = true) -> Array<typename typecode_t<C>::type>;
+Array(typecode_t<C>, std::initializer_list<E>, LockArg = true)
+    -> Array<typename typecode_t<C>::type>;
 template <char C, std::ranges::input_range R>
 Array(typecode_t<C>, R&&, LockArg = true) -> Array<typename typecode_t<C>::type>;
 
@@ -526,7 +556,8 @@ struct codec<RawArray<T>> {
         if (d.read_array() != 2) throw SerializationError("a shared array is an array of 2 items");
         auto n = d.read_uint();
         auto [b, cap] = detail::decode_array_block<T>(d);
-        if (n > cap || (n > 0 && n != cap)) throw SerializationError("a shared array's size does not fit its memory");
+        if (n > cap || (n > 0 && n != cap))
+            throw SerializationError("a shared array's size does not fit its memory");
         return RawArray<T>(std::move(b), n);
     }
 };
@@ -540,7 +571,8 @@ struct SynchronizedCodec {
         mproc::encode(e, s.lock_object());
     }
     static S decode(Decoder& d) {
-        if (d.read_array() != 2) throw SerializationError("a Value or Array is an array of 2 items");
+        if (d.read_array() != 2)
+            throw SerializationError("a Value or Array is an array of 2 items");
         auto raw = mproc::decode<Raw>(d);
         return S(std::move(raw), mproc::decode<std::optional<SemLock>>(d));
     }
