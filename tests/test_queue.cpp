@@ -70,16 +70,6 @@ void wait_sleeping(int pid) {
     while (process_state(pid) != 'S' && seconds_since(start) < 5) std::this_thread::sleep_for(1ms);
 }
 
-// Bytes pid has read with read() and friends so far (/proc/PID/io rchar); -1 if unknown.
-long long proc_rchar(int pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/io");
-    std::string key;
-    long long value = -1;
-    while (f >> key >> value)
-        if (key == "rchar:") return value;
-    return -1;
-}
-
 // This process's virtual memory size in KiB (/proc/self/status VmSize).
 long vm_size_kib() {
     std::ifstream f("/proc/self/status");

@@ -23,7 +23,10 @@ class ForkGuarded {
     ForkGuarded() {
         guard_across_fork(
             &m_, [](void* m) { static_cast<Mutex*>(m)->lock(); },
-            [](void* m) { static_cast<Mutex*>(m)->unlock(); }, [](void* m) { new (m) Mutex(); });
+            // In a child, unlock may fail (a recursive mutex's owner was the
+            // parent's thread): renew then makes it free.
+            [](void* m) { static_cast<Mutex*>(m)->unlock(); },
+            [](void* m) { new (m) Mutex(); });
     }
     ForkGuarded(const ForkGuarded&) = delete;
     ForkGuarded& operator=(const ForkGuarded&) = delete;

@@ -3,7 +3,7 @@
 
 #include <pthread.h>
 
-#include <vector>
+#include <atomic>
 
 namespace mproc::detail {
 namespace {
@@ -13,48 +13,45 @@ struct Guarded {
     void (*lock)(void*);
     void (*unlock)(void*);
     void (*renew)(void*);
+    Guarded* next;
 };
 
-struct Guards {
-    std::mutex mutex;  // over the list; taken first before a fork
-    std::vector<Guarded> all;
-};
-
-Guards& guards() {
-    static auto* g = new Guards();  // leaked: used by forks until the end
-    return *g;
-}
+// A list that only grows, pushed without a lock: a mutex may be made (and
+// registered) while another guarded one is held, and a lock around the list
+// would then order itself against them.
+std::atomic<Guarded*> guarded{nullptr};
+thread_local Guarded* forking = nullptr;  // the list as prepare() saw it
 
 void prepare() {
-    auto& g = guards();
-    g.mutex.lock();
-    for (auto& m : g.all) m.lock(m.mutex);
+    forking = guarded.load(std::memory_order_acquire);
+    for (auto* g = forking; g != nullptr; g = g->next) g->lock(g->mutex);
 }
 
 void in_parent() {
-    auto& g = guards();
-    for (auto it = g.all.rbegin(); it != g.all.rend(); ++it) it->unlock(it->mutex);
-    g.mutex.unlock();
+    for (auto* g = forking; g != nullptr; g = g->next) g->unlock(g->mutex);
 }
 
 void in_child() {
-    auto& g = guards();
-    for (auto& m : g.all) m.renew(m.mutex);
-    new (&g.mutex) std::mutex();
+    // Unlock (which a race detector sees), then make anew: a recursive
+    // mutex's unlock fails here, as its owner was the parent's thread.
+    for (auto* g = forking; g != nullptr; g = g->next) {
+        g->unlock(g->mutex);
+        g->renew(g->mutex);
+    }
 }
 
 // Registered when libmproc loads, before any handler registered later
 // (handlers that take a guarded mutex themselves then run before ours).
-[[maybe_unused]] const int registered =
-    (guards(), ::pthread_atfork(&prepare, &in_parent, &in_child));
+[[maybe_unused]] const int registered = ::pthread_atfork(&prepare, &in_parent, &in_child);
 
 }  // namespace
 
 void guard_across_fork(void* mutex, void (*lock)(void*), void (*unlock)(void*),
                        void (*renew)(void*)) {
-    auto& g = guards();
-    std::lock_guard l(g.mutex);
-    g.all.push_back({mutex, lock, unlock, renew});
+    auto* g = new Guarded{mutex, lock, unlock, renew, guarded.load(std::memory_order_relaxed)};
+    while (!guarded.compare_exchange_weak(g->next, g, std::memory_order_release,
+                                          std::memory_order_relaxed)) {
+    }
 }
 
 }  // namespace mproc::detail
