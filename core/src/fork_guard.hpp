@@ -25,8 +25,7 @@ class ForkGuarded {
             &m_, [](void* m) { static_cast<Mutex*>(m)->lock(); },
             // In a child, unlock may fail (a recursive mutex's owner was the
             // parent's thread): renew then makes it free.
-            [](void* m) { static_cast<Mutex*>(m)->unlock(); },
-            [](void* m) { new (m) Mutex(); });
+            [](void* m) { static_cast<Mutex*>(m)->unlock(); }, [](void* m) { new (m) Mutex(); });
     }
     ForkGuarded(const ForkGuarded&) = delete;
     ForkGuarded& operator=(const ForkGuarded&) = delete;

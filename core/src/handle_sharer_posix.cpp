@@ -56,6 +56,7 @@ class Sharer {
     SharedHandles share(std::span<const std::intptr_t> handles) {
         if (handles.size() > max_handles)
             throw ValueError(fmt::format("at most {} handles can be shared at once", max_handles));
+        register_hooks();
         std::lock_guard lock(mutex_);
         ensure_running();
         std::vector<int> dups;
@@ -126,6 +127,11 @@ class Sharer {
             fail("handle sharer socket");
         }
         listener_ = s;
+    }
+
+    // Registers the exit and fork hooks, once; not under mutex_ (the exit
+    // hooks' own mutex is taken before a fork, so no order between the two).
+    static void register_hooks() {
         static std::once_flag once;
         std::call_once(once, [] {
             plugin::at_process_exit([] { instance().stop(); });
