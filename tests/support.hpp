@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,13 @@ std::string read_all(int fd);
 
 /// Number of open file descriptors of this process.
 int open_fd_count();
+
+/// Number of threads of this process.
+int thread_count();
+
+/// Polls done() every millisecond until it holds; fails the test after
+/// limit seconds.
+void wait_until(const std::function<bool()>& done, double limit = 30);
 
 /// Seconds since t.
 inline double seconds_since(std::chrono::steady_clock::time_point t) {

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "support.hpp"
 
@@ -77,14 +78,33 @@ std::string read_all(int fd) {
     }
 }
 
-int open_fd_count() {
+namespace {
+// Entries of a /proc directory, not counting . and ..; -1 if unreadable.
+int count_entries(const char* dir) {
     int n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
+    DIR* d = ::opendir(dir);
     if (!d) return -1;
     while (auto* e = ::readdir(d))
         if (e->d_name[0] != '.') ++n;
     ::closedir(d);
-    return n - 1;  // the directory stream itself
+    return n;
+}
+}  // namespace
+
+int open_fd_count() {
+    return count_entries("/proc/self/fd") - 1;  // the directory stream itself
+}
+
+int thread_count() {
+    return count_entries("/proc/self/task");
+}
+
+void wait_until(const std::function<bool()>& done, double limit) {
+    auto start = std::chrono::steady_clock::now();
+    while (!done()) {
+        REQUIRE(seconds_since(start) < limit);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 }  // namespace mproc::test

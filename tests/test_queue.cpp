@@ -5,7 +5,6 @@
 // the middle of a large item), a fork while the feeder thread is busy, and
 // feeder threads and descriptors left behind. Process tests run under each
 // start method.
-#include <dirent.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -30,28 +29,10 @@ using Catch::Matchers::Contains;
 using Clock = std::chrono::steady_clock;
 using mproc::test::child_check;
 using mproc::test::seconds_since;
+using mproc::test::thread_count;
+using mproc::test::wait_until;
 
 namespace {
-
-// Polls done() until it holds; fails the test after limit seconds.
-void wait_until(const std::function<bool()>& done, double limit = 30) {
-    auto start = Clock::now();
-    while (!done()) {
-        REQUIRE(seconds_since(start) < limit);
-        std::this_thread::sleep_for(1ms);
-    }
-}
-
-// The threads of this process.
-int thread_count() {
-    int n = 0;
-    DIR* d = ::opendir("/proc/self/task");
-    if (!d) return -1;
-    while (auto* e = ::readdir(d))
-        if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-    return n;
-}
 
 // The state letter of a process ('S' sleeping, 'R' running, 'Z' zombie).
 char process_state(int pid) {

@@ -17,6 +17,7 @@ using Catch::Matchers::Contains;
 using Clock = std::chrono::steady_clock;
 using mproc::test::child_check;
 using mproc::test::seconds_since;
+using mproc::test::wait_until;
 
 namespace {
 
@@ -92,14 +93,6 @@ void wait_on_barrier_expecting_break(mp::Barrier b) {
         mp::exit(7);
     }
     mp::exit(1);
-}
-
-void wait_until(const std::function<bool()>& done) {
-    auto start = Clock::now();
-    while (!done()) {
-        REQUIRE(seconds_since(start) < 30);
-        std::this_thread::sleep_for(1ms);
-    }
 }
 
 }  // namespace

@@ -434,10 +434,6 @@ QueueCore::Local& QueueCore::local() const {
     return *local_;
 }
 
-int QueueCore::maxsize() const noexcept {
-    return shared_->maxsize == INT_MAX ? 0 : shared_->maxsize;
-}
-
 void QueueCore::put(std::span<const std::byte> message, bool block, Timeout timeout) {
     auto& l = local();
     if (l.closed) throw ValueError("put() on a closed Queue");

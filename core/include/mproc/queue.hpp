@@ -58,7 +58,6 @@ class QueueCore {
     void close();
     void join_thread();
     void cancel_join_thread();
-    int maxsize() const noexcept;
 
     // JoinableQueue.
     void task_done();
