@@ -153,12 +153,12 @@ void get_in_order(mp::Queue<int> q, mp::Event ready, int n) {
     for (int i = 0; i < n; ++i) child_check(q.get(true, 60s) == i, 2);
 }
 
-// Items the killed consumer may be receiving: small ones, and every 50th of
-// 256 KiB (still through the shared-memory ring). A consumer killed while it
-// reads an item larger than the ring's inline limit (512 KiB), which crosses
-// by pipe, jams later large items: a known limit (docs/gotchas.md).
+// Items the killed consumer may be receiving: small ones, every 50th of
+// 1 MiB and every 50th (offset) of 300 KiB: both cross the ring in chunks.
 std::string kill_item_text(int i) {
-    return i % 50 == 3 ? payload(i, std::size_t(256) << 10) : std::string();
+    if (i % 50 == 3) return payload(i, std::size_t(1) << 20);
+    if (i % 50 == 28) return payload(i, std::size_t(300) << 10);
+    return {};
 }
 
 // Gets until a sentinel, marking each item got in marks (after the get).
@@ -568,7 +568,7 @@ TEST_CASE("a consumer killed while blocked in get leaves the queue working", "[q
 
 TEST_CASE("a consumer killed while looping on gets loses at most one item", "[queue]") {
     FOR_EACH_START_METHOD(ctx);
-    constexpr int n = 4000;  // items 3, 53, 103, ... are 256 KiB
+    constexpr int n = 4000;  // items 3, 53, 103, ... are 1 MiB; 28, 78, ... 300 KiB
     auto q = ctx.Queue<Numbered>(64);
     // Should the queue jam, this process must still fail fast and exit.
     q.cancel_join_thread();
@@ -634,6 +634,68 @@ TEST_CASE("a consumer killed while looping on gets loses at most one item", "[qu
     CHECK(q.get(true, 10s) == Numbered{8, payload(8, std::size_t(1) << 20)});
 }
 
+// Items larger than the ring cross it in chunks while their producer writes
+// the rest: these tests stop or kill a process in the middle of one.
+constexpr std::size_t beyond_ring = std::size_t(3) << 20;
+
+void put_big_then_after(mp::Queue<std::string> q) {
+    q.put(payload(1, beyond_ring));
+    q.put("after");
+}
+
+void get_one_marking(mp::Queue<std::string> q, mp::Event ready, mp::Event got) {
+    ready.set();
+    (void)q.get();
+    got.set();
+}
+
+TEST_CASE("a consumer killed in the middle of a large item: the others skip its rest", "[queue]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto q = ctx.Queue<std::string>();
+    auto producer = ctx.Process(put_big_then_after, q);
+    producer.start();
+    // The producer has begun the item (it cannot have ended it: the ring is
+    // smaller); stopped, it cannot go on.
+    wait_until([&] { return !q.empty(); });
+    REQUIRE(::kill(*producer.pid(), SIGSTOP) == 0);
+    auto ready = ctx.Event(), got = ctx.Event();
+    auto victim = ctx.Process(get_one_marking, q, ready, got);
+    victim.start();
+    REQUIRE(ready.wait(30s));
+    // The victim took every chunk there is: it is in the middle of the item.
+    wait_until([&] { return q.empty(); });
+    victim.kill();
+    victim.join(30s);
+    CHECK(victim.exitcode() == -SIGKILL);
+    CHECK_FALSE(got.is_set());
+    REQUIRE(::kill(*producer.pid(), SIGCONT) == 0);
+    // The rest of the big item is skipped: the next item is the one after.
+    CHECK(q.get(true, 30s) == "after");
+    producer.join(30s);
+    CHECK(producer.exitcode() == 0);
+    q.put(payload(2, beyond_ring));
+    CHECK(q.get(true, 30s) == payload(2, beyond_ring));
+}
+
+TEST_CASE("a producer killed in the middle of a large item: the item is dropped, the queue works",
+          "[queue]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto q = ctx.Queue<std::string>();
+    auto producer = ctx.Process(put_big_then_after, q);
+    producer.start();
+    wait_until([&] { return !q.empty(); });
+    producer.kill();
+    producer.join(30s);
+    CHECK(producer.exitcode() == -SIGKILL);
+    // The getter takes the chunks there are, finds the producer gone and
+    // drops them; nothing else comes.
+    CHECK_THROWS_AS(q.get(true, 1s), mp::Empty);
+    q.put("x");
+    q.put(payload(3, beyond_ring));
+    CHECK(q.get(true, 30s) == "x");
+    CHECK(q.get(true, 30s) == payload(3, beyond_ring));
+}
+
 // ThreadSanitizer cannot run a thread started in the child of a
 // multi-threaded fork (it stops the child), which this test needs: it is
 // built only without TSan.
@@ -645,7 +707,7 @@ TEST_CASE("a fork while the feeder thread is busy: parent and child both use the
     for (int round = 0; round < 3; ++round) {
         INFO("round " << round);
         auto q = ctx.Queue<std::string>();
-        // Nobody gets yet: the feeder is busy pushing these through the pipe.
+        // Nobody gets yet: the feeder is busy pushing these into the ring.
         for (int i = 0; i < n; ++i) q.put(big_item(i));
         auto p = ctx.Process(take_one_and_answer, q);
         p.start();
@@ -786,8 +848,8 @@ TEST_CASE("no feeder thread is left behind", "[queue]") {
         const long vm_before = vm_size_kib();
         for (int i = 0; i < 64; ++i) {
             auto q = mp::Queue<std::string>();
-            q.put(payload(i, 100000));  // more than the ring takes inline: the feeder
-            REQUIRE(q.get(true, 30s) == payload(i, 100000));
+            q.put(payload(i, 300000));  // crosses in chunks, by the feeder
+            REQUIRE(q.get(true, 30s) == payload(i, 300000));
         }
         wait_until([&] { return thread_count() <= before; }, 5);
         const long grown_mib = (vm_size_kib() - vm_before) / 1024;

@@ -1,18 +1,26 @@
-// Queues (see <mproc/queue.hpp>): a ring buffer in shared memory for small
-// items, a pipe for large ones, and a per-process feeder thread for what
-// cannot go into the ring at once.
+// Queues (see <mproc/queue.hpp>): a ring buffer in shared memory, and a
+// per-process feeder thread for what cannot go into the ring at once.
 //
 // The ring is a byte stream of entries [u32 size][u32 kind][payload, padded
-// to 8]; head and tail count bytes ever consumed and produced. Producers and
-// consumers take turns under ring_lock. A "piped" entry says the next
-// message on the pipe is this item: its producer holds pipe_wlock from adding
-// the entry until the body is written, and its consumer takes pipe_rlock
-// before it lets go of ring_lock, so bodies are read in entry order.
+// to 8]; head and tail count bytes ever consumed and produced. Producers take
+// turns under put_lock and consumers under get_lock, so a producer and a
+// consumer never wait for each other: the producer publishes an entry by
+// storing tail after it, the consumer frees one by storing head after it.
 //
-// `items` counts entries (a hint: a getter that waits long re-checks the
-// ring itself, so a consumer killed between taking a unit and the entry
-// cannot strand one); `space` wakes a feeder waiting for room; `sem` counts
-// room under maxsize, as in Python (qsize = maxsize - its value).
+// An item larger than max_whole crosses as a `first` entry (which also
+// carries the item's total size) and `middle` ones up to a `last`: its
+// producer holds put_lock and its consumer get_lock from the first chunk to
+// the last, so the chunks of one item are consecutive and read by one
+// consumer. A consumer killed in the middle of an item leaves the rest of it
+// in the ring: whoever comes next skips chunks of an item it did not start.
+// A producer killed in the middle of an item leaves it unfinished: its
+// consumer drops it once another producer takes put_lock over, or once it
+// finds put_lock free.
+//
+// `items` wakes getters asleep on an empty ring (a hint: a getter that waits
+// long re-checks the ring itself); `space` wakes a producer waiting for room;
+// for a bounded queue `sem` counts room under maxsize, as in Python (qsize =
+// maxsize - its value); an unbounded one counts items put and got instead.
 #include <mproc/queue.hpp>
 
 #include <pthread.h>
@@ -30,7 +38,6 @@
 #include <fmt/format.h>
 
 #include <mproc/condition.hpp>
-#include <mproc/connection.hpp>
 #include <mproc/lock.hpp>
 #include <mproc/plugin/backend.hpp>
 #include <mproc/semaphore.hpp>
@@ -39,23 +46,34 @@
 #include "fork_guard.hpp"
 
 namespace mproc::detail {
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t ring_capacity = 2 * 1024 * 1024;  // memfd pages: used only as touched
-constexpr std::size_t max_inline = ring_capacity / 4;   // larger items go by pipe
-constexpr std::uint32_t inline_entry = 0, piped_entry = 1;
+constexpr std::size_t max_whole = ring_capacity / 8;    // larger items cross in chunks
+constexpr std::size_t entry_header = 8, first_header = 16;
+enum EntryKind : std::uint32_t { whole = 0, first = 1, middle = 2, last = 3 };
+// Sleepers look again after first_nap, then after naps doubling up to recheck.
+constexpr auto first_nap = std::chrono::milliseconds(1);
 constexpr auto recheck = std::chrono::milliseconds(100);
 
 struct RingHeader {
-    std::atomic<std::uint64_t> head;
-    std::atomic<std::uint64_t> tail;
-    std::atomic<std::int32_t> space_waiters;  // feeders asleep on `space`
-    std::uint32_t capacity;
+    // Producers' line (tail written under put_lock).
+    alignas(64) std::atomic<std::uint64_t> tail;
+    std::atomic<std::uint64_t> appended;  // unbounded queues: items put into the ring
+    std::uint64_t head_seen;              // a recent head (under put_lock)
+    std::atomic<std::int32_t> put_spin;   // producers' adaptive spin budget
+    // Consumers' line (head written under get_lock).
+    alignas(64) std::atomic<std::uint64_t> head;
+    std::atomic<std::uint64_t> got;  // unbounded queues: items got (under get_lock)
+    // Buffered by feeders, not yet in the ring (any producer, any time).
+    alignas(64) std::atomic<std::uint64_t> buffered;
+    // Sleepers' line.
     alignas(64) std::atomic<std::int32_t> item_waiters;  // getters asleep on `items`
-    std::atomic<std::int32_t> spin;                      // getters' adaptive spin budget
+    std::atomic<std::int32_t> space_waiters;             // producers asleep on `space`
+    std::atomic<std::int32_t> get_spin;                  // getters' adaptive spin budget
+    std::uint32_t capacity;
 };
 
 std::size_t padded(std::size_t n) {
@@ -84,11 +102,23 @@ Timeout left(std::optional<Clock::time_point> deadline) {
 
 // Takes a lock; one abandoned by a dead process is taken over (the ring's
 // state is only ever changed by single stores of head or tail after the
-// copy, so it stays whole).
-void take(SemLock& lock) {
+// copy, so it stays whole). True if it was abandoned.
+bool take(SemLock& lock) {
     try {
         lock.acquire();
+        return false;
     } catch (const AbandonedLock&) {
+        return true;
+    }
+}
+
+// Takes a lock if it is free now, or within timeout (abandoned locks are
+// found out only by waiting a little).
+bool try_take(SemLock& lock, Timeout timeout = std::nullopt) {
+    try {
+        return timeout ? lock.acquire(true, timeout) : lock.acquire(false);
+    } catch (const AbandonedLock&) {
+        return true;
     }
 }
 
@@ -96,42 +126,27 @@ void take(SemLock& lock) {
 
 struct QueueCore::Shared {
     Shared(const Context& ctx, int maxsize_)
-        : maxsize(maxsize_ <= 0 ? INT_MAX : maxsize_),
+        : maxsize(maxsize_ <= 0 ? 0 : maxsize_),
           ring(SharedBlock::allocate(ctx.backend(), sizeof(RingHeader) + ring_capacity, 64)),
-          ring_lock(ctx),
+          put_lock(ctx),
+          get_lock(ctx),
           items(ctx, 0),
           space(ctx, 0),
-          sem(maxsize_ <= 0 ? Semaphore(ctx, INT_MAX) : BoundedSemaphore(ctx, maxsize_)),
-          pipe_rlock(ctx),
-          pipe_wlock(ctx) {
-        auto [r, w] = ctx.Pipe(false);
-        reader = std::move(r);
-        writer = std::move(w);
+          sem(maxsize_ <= 0 ? Semaphore(ctx, 0) : BoundedSemaphore(ctx, maxsize_)) {
         auto* h = new (ring.data()) RingHeader{};
         h->capacity = std::uint32_t(ring_capacity);
-        h->spin.store(min_spin);
-        prepare();
     }
-    Shared(int maxsize_, SharedBlock ring_, Lock ring_lock_, Semaphore items_, Semaphore space_,
-           Semaphore sem_, Connection reader_, Connection writer_, Lock rlock, Lock wlock)
+    Shared(int maxsize_, SharedBlock ring_, Lock put_lock_, Lock get_lock_, Semaphore items_,
+           Semaphore space_, Semaphore sem_)
         : maxsize(maxsize_),
           ring(std::move(ring_)),
-          ring_lock(std::move(ring_lock_)),
+          put_lock(std::move(put_lock_)),
+          get_lock(std::move(get_lock_)),
           items(std::move(items_)),
           space(std::move(space_)),
-          sem(std::move(sem_)),
-          reader(std::move(reader_)),
-          writer(std::move(writer_)),
-          pipe_rlock(std::move(rlock)),
-          pipe_wlock(std::move(wlock)) {
-        prepare();
-    }
+          sem(std::move(sem_)) {}
 
-    void prepare() {
-        // Several processes take turns reading: no read-ahead.
-        if (auto* impl = reader.impl()) impl->set_read_ahead(false);
-    }
-
+    bool bounded() const { return maxsize > 0; }
     RingHeader& header() const { return *reinterpret_cast<RingHeader*>(ring.data()); }
     std::byte* data() const { return ring.data() + sizeof(RingHeader); }
 
@@ -150,135 +165,270 @@ struct QueueCore::Shared {
         std::memcpy(static_cast<std::byte*>(dst) + first, data(), n - first);
     }
 
-    // Appends an entry if it fits (the caller holds ring_lock).
-    bool append(std::uint32_t kind, std::span<const std::byte> payload) {
+    // ------------------------------------------------------------ producers
+
+    // Bytes free in the ring for tail (the caller holds put_lock); looks at
+    // head, a consumer's line, only when the last look is not enough.
+    std::size_t room(std::uint64_t tail, std::size_t need) const {
+        auto& h = header();
+        if (tail - h.head_seen + need > h.capacity)
+            h.head_seen = h.head.load(std::memory_order_acquire);
+        return h.capacity - std::size_t(tail - h.head_seen);
+    }
+
+    // Appends an entry if it fits (the caller holds put_lock). A first
+    // entry's payload follows the item's total size.
+    bool append(EntryKind kind, std::span<const std::byte> payload, std::uint64_t total = 0) {
         auto& h = header();
         std::uint64_t tail = h.tail.load(std::memory_order_relaxed);
-        std::uint64_t head = h.head.load(std::memory_order_acquire);
-        std::size_t need = 8 + padded(payload.size());
-        if (tail - head + need > h.capacity) return false;
-        std::uint32_t word[2] = {std::uint32_t(payload.size()), kind};
-        copy_in(tail, word, 8);
-        copy_in(tail + 8, payload.data(), payload.size());
+        std::size_t head_size = kind == first ? first_header : entry_header;
+        std::size_t need = head_size + padded(payload.size());
+        if (room(tail, need) < need) return false;
+        std::uint32_t word[4] = {std::uint32_t(payload.size()), kind, std::uint32_t(total),
+                                 std::uint32_t(total >> 32)};
+        copy_in(tail, word, head_size);
+        copy_in(tail + head_size, payload.data(), payload.size());
+        if (kind == whole || kind == first)  // only producers write it, under put_lock
+            h.appended.store(h.appended.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
         h.tail.store(tail + need, std::memory_order_release);
+        // Ask for the next entry's cache lines now, so that the next put does
+        // not stall for them (they are likely in a consumer's cache).
+        std::size_t next = std::size_t((tail + need) % h.capacity);
+        for (std::size_t off = 0; off < 512 && next + off < h.capacity; off += 64)
+            __builtin_prefetch(data() + next + off, 1);
         return true;
     }
 
-    // Puts one small item into the ring if there is room now.
-    bool try_put_inline(std::span<const std::byte> message) {
-        take(ring_lock);
-        bool ok = append(inline_entry, message);
-        ring_lock.release();
-        if (ok) wake_getter();
-        return ok;
+    // Puts one item of at most max_whole bytes if put_lock is free and the
+    // ring has room now.
+    bool try_put_whole(std::span<const std::byte> message) {
+        for (bool spun = false;; spun = true) {
+            if (!try_take(put_lock)) return false;
+            bool ok = append(whole, message);
+            put_lock.release();
+            if (ok) {
+                wake_getter();
+                return true;
+            }
+            // Full: a consumer that is busy frees room within moments, and a
+            // short wait costs less than handing the item to the feeder.
+            if (spun || !spin_for_room(padded(message.size()) + entry_header)) return false;
+        }
+    }
+
+    // Spins a little for need bytes of room (see spin_for_entry).
+    bool spin_for_room(std::size_t need) const {
+        auto& h = header();
+        return spin(h.put_spin, [&] {
+            return h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_acquire) +
+                       need <=
+                   h.capacity;
+        });
+    }
+
+    // Puts one large item in chunks, waiting for room between them (the
+    // caller holds put_lock).
+    void put_chunked(std::span<const std::byte> message) {
+        std::size_t done = 0;
+        while (done < message.size()) {
+            std::size_t n = std::min(max_whole, message.size() - done);
+            EntryKind kind = done == 0 ? first : done + n == message.size() ? last : middle;
+            if (append(kind, message.subspan(done, n), message.size())) {
+                done += n;
+                wake_getter();
+            } else {
+                wait_for_space((kind == first ? first_header : entry_header) + padded(n));
+            }
+        }
     }
 
     // A getter that found the ring empty registers in item_waiters, looks
-    // again, then sleeps on `items`; a producer wakes one only if some
-    // registered (seq_cst on both sides: one of them sees the other).
-    void wake_getter() {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (header().item_waiters.load(std::memory_order_seq_cst) > 0) items.release();
+    // again, then sleeps on `items`; a producer wakes one only if more
+    // registered than wake-ups are pending. Not one per item: a sleeper takes
+    // a while to wake, and meanwhile each wake-up would cost the producer a
+    // system call.
+    //
+    // No fence here, on the path of every item: the producer's load of
+    // item_waiters may pass its store of tail, and so miss a getter that
+    // registered in that instant (and did not see the item either). Such a
+    // getter only naps (first_nap) before it looks again, and the same holds
+    // for producers waiting for space.
+    void wake_getter() { wake_one(items, header().item_waiters); }
+    static void wake_one(Semaphore& sem, const std::atomic<std::int32_t>& waiters) {
+        std::int32_t n = waiters.load(std::memory_order_relaxed);
+        if (n > 0 && sem.get_value() < n) sem.release();
     }
 
-    // Puts one large item: an entry in the ring, then its body on the pipe.
-    void put_piped(std::span<const std::byte> message) {
-        take(pipe_wlock);
-        try {
-            for (;;) {
-                take(ring_lock);
-                bool ok = append(piped_entry, {});
-                ring_lock.release();
-                if (ok) break;
-                wait_for_space();
-            }
-            wake_getter();
-            writer.send_bytes(message);
-        } catch (...) {
-            pipe_wlock.release();
-            throw;
-        }
-        pipe_wlock.release();
-    }
-
-    void wait_for_space() {
+    // Sleeps until need bytes are free (the caller holds put_lock or not).
+    void wait_for_space(std::size_t need) {
         auto& h = header();
         h.space_waiters.fetch_add(1, std::memory_order_seq_cst);
-        (void)space.acquire(true, recheck);
+        Clock::duration nap = first_nap;
+        while (h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_acquire) +
+                   need >
+               h.capacity) {
+            if (space.acquire(true, nap)) continue;
+            nap = std::min<Clock::duration>(nap * 2, recheck);
+        }
         h.space_waiters.fetch_sub(1, std::memory_order_relaxed);
     }
 
-    // Takes the oldest entry into out (the caller holds ring_lock; the ring
-    // is not empty). A piped one is read from the pipe. Releases ring_lock.
-    std::span<const std::byte> take_entry(std::vector<std::byte>& out) {
-        auto& h = header();
-        std::uint64_t head = h.head.load(std::memory_order_relaxed);
-        std::uint32_t word[2];
-        copy_out(head, word, 8);
-        std::size_t size = word[0];
-        if (word[1] == inline_entry) {
-            if (out.size() < size) out.resize(size);  // grows only: no clearing per item
-            copy_out(head + 8, out.data(), size);
-            h.head.store(head + 8 + padded(word[0]), std::memory_order_release);
-            ring_lock.release();
-        } else {
-            take(pipe_rlock);  // before the next consumer may take the next entry
-            h.head.store(head + 8, std::memory_order_release);
-            ring_lock.release();
-            try {
-                out = reader.recv_bytes();
-                size = out.size();
-            } catch (...) {
-                pipe_rlock.release();
-                throw;
-            }
-            pipe_rlock.release();
+    // ------------------------------------------------------------ consumers
+
+    struct Entry {
+        EntryKind kind;
+        std::size_t size;     // of this entry's payload
+        std::uint64_t total;  // first: of the whole item
+        std::uint64_t at;     // where its payload starts
+        std::uint64_t end;    // where the next entry starts
+    };
+
+    // The entry at head (the caller holds get_lock; the ring is not empty).
+    Entry peek() const {
+        std::uint64_t head = header().head.load(std::memory_order_relaxed);
+        std::uint32_t word[4];
+        copy_out(head, word, entry_header);
+        Entry e{EntryKind(word[1]), word[0], 0, head + entry_header, 0};
+        if (e.kind == first) {
+            copy_out(head + entry_header, word + 2, 8);
+            e.total = std::uint64_t(word[2]) | std::uint64_t(word[3]) << 32;
+            e.at += 8;
         }
-        // Wake a waiting feeder once half the ring is free (not for every
-        // entry: it then writes many at once).
-        if (h.space_waiters.load(std::memory_order_seq_cst) > 0 &&
-            (h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_relaxed)) * 2 <=
-                h.capacity)
-            space.release();
-        return {out.data(), size};
+        e.end = e.at + padded(e.size);
+        return e;
     }
 
-    // Spins a little for an entry before sleeping: a bounded, adaptive
-    // number of looks (more after spins that paid off, fewer after ones that
-    // did not; none on a single CPU).
-    bool spin_for_entry() const {
-        static const bool many_cpus = std::thread::hardware_concurrency() > 1;
-        if (!many_cpus) return false;
+    // Frees the entry ending at end (the caller holds get_lock) and wakes a
+    // waiting producer once half the ring is free (not for every entry: it
+    // then writes many at once).
+    void consume(std::uint64_t end) {
         auto& h = header();
-        int budget = h.spin.load(std::memory_order_relaxed);
-        for (int i = 0; i < budget; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
-            if (!ring_empty()) {
-                if (budget < max_spin)
-                    h.spin.store(std::min(max_spin, budget * 2 + 16), std::memory_order_relaxed);
-                return true;
-            }
-        }
-        h.spin.store(std::max(min_spin, budget / 2), std::memory_order_relaxed);
-        return false;
+        h.head.store(end, std::memory_order_release);
+        if (h.space_waiters.load(std::memory_order_relaxed) > 0 &&
+            (h.tail.load(std::memory_order_relaxed) - end) * 2 <= h.capacity)
+            wake_one(space, h.space_waiters);
     }
-    static constexpr int min_spin = 200, max_spin = 20000;
 
     bool ring_empty() const {
         auto& h = header();
         return h.head.load(std::memory_order_acquire) == h.tail.load(std::memory_order_acquire);
     }
 
-    int maxsize;
+    // Spins a little for an entry before sleeping: a bounded, adaptive
+    // number of looks (more after spins that paid off, fewer after ones that
+    // did not; none on a single CPU).
+    bool spin_for_entry() const {
+        return spin(header().get_spin, [&] { return !ring_empty(); });
+    }
+
+    template <class Ready>
+    static bool spin(std::atomic<std::int32_t>& budget_word, Ready ready) {
+        static const bool many_cpus = std::thread::hardware_concurrency() > 1;
+        if (!many_cpus) return false;
+        int budget = std::clamp(budget_word.load(std::memory_order_relaxed), min_spin, max_spin);
+        for (int i = 0; i < budget; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+            if (ready()) {
+                if (budget < max_spin)
+                    budget_word.store(std::min(max_spin, budget * 2), std::memory_order_relaxed);
+                return true;
+            }
+        }
+        budget_word.store(std::max(min_spin, budget / 2), std::memory_order_relaxed);
+        return false;
+    }
+    static constexpr int min_spin = 500, max_spin = 20000;
+
+    // Waits until the ring holds an entry or deadline passes (false).
+    bool wait_for_entry(std::optional<Clock::time_point> deadline) {
+        if (!ring_empty()) return true;
+        if (deadline && Clock::now() >= *deadline) return false;
+        if (spin_for_entry()) return true;
+        // Sleep until a producer wakes us, looking at the ring again after
+        // naps from first_nap doubling up to `recheck`.
+        auto& h = header();
+        h.item_waiters.fetch_add(1, std::memory_order_seq_cst);
+        bool got = true;
+        std::chrono::duration<double> nap = first_nap;
+        while (ring_empty()) {
+            Timeout wait = left(deadline);
+            if (!wait || *wait > nap) wait = nap;
+            if (!items.acquire(true, wait))
+                nap = std::min<std::chrono::duration<double>>(nap * 2, recheck);
+            if (deadline && Clock::now() >= *deadline && ring_empty()) {
+                got = false;
+                break;
+            }
+        }
+        h.item_waiters.fetch_sub(1, std::memory_order_relaxed);
+        return got;
+    }
+
+    // Receives the rest of a chunked item whose first entry e is at head
+    // (the caller holds get_lock). False if its producer died before the
+    // end: what came of it is dropped.
+    bool take_chunked(const Entry& e, std::vector<std::byte>& out) {
+        out.resize(e.total);
+        copy_out(e.at, out.data(), e.size);
+        std::size_t done = e.size;
+        consume(e.end);
+        for (;;) {
+            while (!wait_for_entry(Clock::now() + recheck)) {
+                // No chunk for a while: the producer holds put_lock until the
+                // last one, so a free (or abandoned) put_lock means it is gone.
+                if (try_take(put_lock, std::chrono::milliseconds(10))) {
+                    bool ended = ring_empty();
+                    put_lock.release();
+                    if (ended) return false;
+                }
+            }
+            Entry next = peek();
+            if (next.kind == whole || next.kind == first) return false;  // a new producer's
+            if (done + next.size > out.size())
+                throw SerializationError("a Queue item's chunks exceed its size");
+            copy_out(next.at, out.data() + done, next.size);
+            done += next.size;
+            consume(next.end);
+            if (next.kind == last) return true;
+        }
+    }
+
+    // Takes the next item into out; false if there is none now (the caller
+    // holds get_lock). Skips the rest of an item a killed consumer began.
+    bool take_item(std::vector<std::byte>& out, std::size_t& size) {
+        auto& got = header().got;  // only consumers write it, under get_lock
+        for (;;) {
+            if (ring_empty()) return false;
+            Entry e = peek();
+            if (e.kind == middle || e.kind == last) {
+                consume(e.end);  // an orphan
+                continue;
+            }
+            if (e.kind == whole) {
+                if (out.size() < e.size) out.resize(e.size);  // grows only: no clearing per item
+                copy_out(e.at, out.data(), e.size);
+                size = e.size;
+                consume(e.end);
+                got.store(got.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+                return true;
+            }
+            if (take_chunked(e, out)) {
+                size = out.size();
+                got.store(got.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+                return true;
+            }
+        }
+    }
+
+    int maxsize;  // 0: unbounded
     SharedBlock ring;
-    Lock ring_lock;
+    Lock put_lock, get_lock;
     Semaphore items;
     Semaphore space;
-    Semaphore sem;
-    Connection reader, writer;
-    Lock pipe_rlock, pipe_wlock;
+    Semaphore sem;  // bounded queues: room under maxsize
     // JoinableQueue only.
     std::optional<Semaphore> unfinished;
     std::optional<Condition> cond;
@@ -312,10 +462,14 @@ struct QueueCore::Local {
             } catch (...) {
                 lock.lock();
                 failure = std::current_exception();
+                // What was not written is lost.
+                shared->header().buffered.fetch_sub(batch.size() + buffer.size(),
+                                                    std::memory_order_relaxed);
                 buffer.clear();
                 break;
             }
             lock.lock();
+            in_flight = 0;
             batch.clear();
         }
         in_flight = 0;
@@ -323,23 +477,55 @@ struct QueueCore::Local {
         wake.notify_all();
     }
 
+    // Writes what is buffered into the ring, as far as it fits now, from the
+    // putting thread (the caller holds mutex): once the ring has room again
+    // the producer needs its feeder no more. Not while the feeder writes.
+    void flush_buffer(Shared& s) {
+        if (in_flight != 0 || buffer.empty() || !try_take(s.put_lock)) return;
+        std::size_t n = 0;
+        while (!buffer.empty() && buffer.front().size() <= max_whole &&
+               s.append(whole, buffer.front())) {
+            buffer.pop_front();
+            ++n;
+        }
+        s.put_lock.release();
+        if (n > 0) {
+            s.header().buffered.fetch_sub(n, std::memory_order_relaxed);
+            s.wake_getter();
+        }
+    }
+
+    // Writes batch into the ring, waiting for room as needed; pops what it
+    // wrote (what is left was not written).
     static void write(Shared& s, std::deque<std::vector<std::byte>>& batch) {
-        std::size_t i = 0;
-        while (i < batch.size()) {
-            if (batch[i].size() > max_inline) {
-                s.put_piped(batch[i++]);
+        auto& buffered = s.header().buffered;
+        while (!batch.empty()) {
+            take(s.put_lock);
+            if (batch.front().size() > max_whole) {
+                try {
+                    s.put_chunked(batch.front());
+                } catch (...) {
+                    s.put_lock.release();
+                    throw;
+                }
+                s.put_lock.release();
+                batch.pop_front();
+                buffered.fetch_sub(1, std::memory_order_relaxed);
                 continue;
             }
-            take(s.ring_lock);
-            std::size_t first = i;
-            while (i < batch.size() && batch[i].size() <= max_inline &&
-                   s.append(inline_entry, batch[i]))
-                ++i;
-            s.ring_lock.release();
-            if (i > first)
+            std::size_t n = 0;
+            while (!batch.empty() && batch.front().size() <= max_whole &&
+                   s.append(whole, batch.front())) {
+                batch.pop_front();
+                ++n;
+            }
+            s.put_lock.release();
+            if (n > 0) {
+                buffered.fetch_sub(n, std::memory_order_relaxed);
                 s.wake_getter();
-            else
-                s.wait_for_space();
+            } else {
+                s.wait_for_space(entry_header + padded(batch.front().size()));
+            }
         }
     }
 };
@@ -437,21 +623,24 @@ QueueCore::Local& QueueCore::local() const {
 void QueueCore::put(std::span<const std::byte> message, bool block, Timeout timeout) {
     auto& l = local();
     if (l.closed) throw ValueError("put() on a closed Queue");
-    if (!shared_->sem.acquire(block, timeout)) throw Full("the Queue is full");
+    auto& s = *shared_;
+    if (s.bounded() && !s.sem.acquire(block, timeout)) throw Full("the Queue is full");
     std::unique_lock lock(l.mutex);
     if (l.failure) {
-        shared_->sem.release();
+        if (s.bounded()) s.sem.release();
         std::rethrow_exception(std::exchange(l.failure, nullptr));
     }
     // The fast path keeps each producer's order: only when nothing waits in
     // the buffer.
-    if (l.buffer.empty() && l.in_flight == 0 && message.size() <= max_inline &&
-        shared_->try_put_inline(message)) {
-        if (shared_->unfinished) shared_->unfinished->release();
+    l.flush_buffer(s);
+    if (l.buffer.empty() && l.in_flight == 0 && message.size() <= max_whole &&
+        s.try_put_whole(message)) {
+        if (s.unfinished) s.unfinished->release();
         return;
     }
     l.buffer.emplace_back(message.begin(), message.end());
-    if (shared_->unfinished) shared_->unfinished->release();
+    s.header().buffered.fetch_add(1, std::memory_order_relaxed);
+    if (s.unfinished) s.unfinished->release();
     if (!l.feeding) {
         if (l.feeder.joinable()) l.feeder.join();  // an earlier one, ended
         l.feeding = true;
@@ -467,36 +656,34 @@ std::span<const std::byte> QueueCore::get(bool block, Timeout timeout) {
     auto& s = *shared_;
     auto deadline = deadline_of(block, timeout);
     for (;;) {
-        if (s.ring_empty() && !s.spin_for_entry()) {
-            // Sleep until a producer wakes us, looking at the ring again at
-            // least every `recheck`.
-            auto& h = s.header();
-            h.item_waiters.fetch_add(1, std::memory_order_seq_cst);
-            while (s.ring_empty()) {
-                Timeout wait = left(deadline);
-                if (!wait || *wait > recheck) wait = recheck;
-                (void)s.items.acquire(true, wait);
-                if (deadline && Clock::now() >= *deadline && s.ring_empty()) {
-                    h.item_waiters.fetch_sub(1, std::memory_order_relaxed);
-                    throw Empty("the Queue is empty");
-                }
-            }
-            h.item_waiters.fetch_sub(1, std::memory_order_relaxed);
+        if (!s.wait_for_entry(deadline)) throw Empty("the Queue is empty");
+        take(s.get_lock);
+        std::size_t size = 0;
+        bool got = false;
+        try {
+            got = s.take_item(buffer, size);
+        } catch (...) {
+            s.get_lock.release();
+            throw;
         }
-        take(s.ring_lock);
-        if (s.ring_empty()) {
-            s.ring_lock.release();  // another getter took it
-            if (deadline && Clock::now() >= *deadline) throw Empty("the Queue is empty");
-            continue;
+        s.get_lock.release();
+        if (got) {
+            if (s.bounded()) s.sem.release();
+            return {buffer.data(), size};
         }
-        auto out = s.take_entry(buffer);
-        s.sem.release();
-        return out;
+        // Another getter took it, or an unfinished item was dropped.
+        if (deadline && Clock::now() >= *deadline) throw Empty("the Queue is empty");
     }
 }
 
 int QueueCore::qsize() const {
-    return shared_->maxsize - shared_->sem.get_value();
+    auto& s = *shared_;
+    if (s.bounded()) return s.maxsize - s.sem.get_value();
+    auto& h = s.header();
+    auto got = h.got.load(std::memory_order_relaxed);
+    auto put =
+        h.appended.load(std::memory_order_relaxed) + h.buffered.load(std::memory_order_relaxed);
+    return put > got ? int(std::min<std::uint64_t>(put - got, INT_MAX)) : 0;
 }
 
 bool QueueCore::empty() const {
@@ -504,7 +691,7 @@ bool QueueCore::empty() const {
 }
 
 bool QueueCore::full() const {
-    return shared_->sem.get_value() == 0;
+    return shared_->bounded() && shared_->sem.get_value() == 0;
 }
 
 void QueueCore::close() {
@@ -548,38 +735,32 @@ void QueueCore::join() {
 
 void QueueCore::encode(Encoder& e, const std::shared_ptr<QueueCore>& q) {
     auto& s = *q->shared_;
-    e.begin_array(12);
+    e.begin_array(9);
     e.write_int(s.maxsize);
     mproc::encode(e, s.ring);
-    mproc::encode(e, s.ring_lock);
+    mproc::encode(e, s.put_lock);
+    mproc::encode(e, s.get_lock);
     mproc::encode(e, s.items);
     mproc::encode(e, s.space);
     mproc::encode(e, s.sem);
-    mproc::encode(e, s.reader);
-    mproc::encode(e, s.writer);
-    mproc::encode(e, s.pipe_rlock);
-    mproc::encode(e, s.pipe_wlock);
     mproc::encode(e, s.unfinished);
     mproc::encode(e, s.cond);
 }
 
 std::shared_ptr<QueueCore> QueueCore::decode(Decoder& d) {
-    if (d.read_array() != 12) throw SerializationError("a Queue is an array of 12 items");
+    if (d.read_array() != 9) throw SerializationError("a Queue is an array of 9 items");
     int maxsize = int(d.read_int());
     auto ring = mproc::decode<SharedBlock>(d);
     if (ring.size() < sizeof(RingHeader) + ring_capacity)
         throw SerializationError("a Queue's ring is too small");
-    auto ring_lock = mproc::decode<Lock>(d);
+    auto put_lock = mproc::decode<Lock>(d);
+    auto get_lock = mproc::decode<Lock>(d);
     auto items = mproc::decode<Semaphore>(d);
     auto space = mproc::decode<Semaphore>(d);
     auto sem = mproc::decode<Semaphore>(d);
-    auto reader = mproc::decode<Connection>(d);
-    auto writer = mproc::decode<Connection>(d);
-    auto rlock = mproc::decode<Lock>(d);
-    auto wlock = mproc::decode<Lock>(d);
-    auto shared = std::make_shared<Shared>(
-        maxsize, std::move(ring), std::move(ring_lock), std::move(items), std::move(space),
-        std::move(sem), std::move(reader), std::move(writer), std::move(rlock), std::move(wlock));
+    auto shared =
+        std::make_shared<Shared>(maxsize, std::move(ring), std::move(put_lock), std::move(get_lock),
+                                 std::move(items), std::move(space), std::move(sem));
     shared->unfinished = mproc::decode<std::optional<Semaphore>>(d);
     shared->cond = mproc::decode<std::optional<Condition>>(d);
     return std::make_shared<QueueCore>(std::move(shared));

@@ -12,16 +12,15 @@
 // new one. Many producers and consumers, threads and processes alike, may use
 // one queue; each producer's items arrive in the order it put them.
 //
-// How it moves data: small items go through a ring buffer in shared memory
-// (no system call when nobody sleeps); items too large for it, and items put
-// while the ring is full, go through this process's feeder thread (started
-// only when needed, as Python's), large ones over a pipe. put() never blocks
-// on the ring's or the pipe's capacity while maxsize allows. A process that
-// exits first flushes what it put, unless it called cancel_join_thread().
-// A consumer killed with SIGKILL loses at most the item it was receiving and
-// the others go on, for items up to 512 KiB (they cross through the ring).
-// Killed while it receives a larger item (by pipe), it leaves the rest of
-// that item in the pipe: later large items then stall (see docs/gotchas.md).
+// How it moves data: every item goes through a ring buffer in shared memory
+// (no system call when nobody sleeps; items over 256 KiB in chunks). Items
+// put while the ring is full go through this process's feeder thread
+// (started only when needed, as Python's), so put() never blocks on the
+// ring's capacity while maxsize allows. A process that exits first flushes
+// what it put, unless it called cancel_join_thread(). A consumer killed with
+// SIGKILL loses at most the item it was receiving and the others go on; a
+// producer killed in the middle of a large item loses that item (see
+// docs/gotchas.md).
 #pragma once
 
 #include <atomic>
