@@ -217,9 +217,12 @@ struct QueueCore::Shared {
         }
     }
 
-    // Spins a little for need bytes of room (see spin_for_entry).
+    // Spins a little for need bytes of room (see spin_for_entry), and some
+    // more: a producer that writes as soon as one entry is free works on the
+    // cache lines the consumer reads, and both slow down.
     bool spin_for_room(std::size_t need) const {
         auto& h = header();
+        need += h.capacity / 16;
         return spin(h.put_spin, [&] {
             return h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_acquire) +
                        need <=
@@ -443,9 +446,18 @@ struct QueueCore::Local {
     std::size_t in_flight = 0;                  // taken by the feeder, not yet written
     std::thread feeder;
     bool feeding = false;  // the feeder thread runs
-    bool closed = false;
+    std::atomic<bool> closed{false};
     bool cancel_join = false;
     std::exception_ptr failure;  // of the feeder, thrown by the next put
+    // Something is buffered, in flight or failed: puts must take the slow
+    // path (under mutex) to keep their order. Read without the mutex.
+    std::atomic<bool> backlog{false};
+
+    // Updates backlog (the caller holds mutex).
+    void note_backlog() {
+        backlog.store(!buffer.empty() || in_flight != 0 || failure != nullptr,
+                      std::memory_order_release);
+    }
 
     // Feeds the buffer into the queue until it is empty, then ends. Takes
     // what is buffered in batches: small items go into the ring as many at
@@ -456,6 +468,7 @@ struct QueueCore::Local {
         while (!buffer.empty()) {
             batch.swap(buffer);
             in_flight = batch.size();
+            note_backlog();
             lock.unlock();
             try {
                 write(*shared, batch);
@@ -473,6 +486,7 @@ struct QueueCore::Local {
             batch.clear();
         }
         in_flight = 0;
+        note_backlog();
         feeding = false;
         wake.notify_all();
     }
@@ -490,6 +504,7 @@ struct QueueCore::Local {
         }
         s.put_lock.release();
         if (n > 0) {
+            note_backlog();
             s.header().buffered.fetch_sub(n, std::memory_order_relaxed);
             s.wake_getter();
         }
@@ -625,13 +640,21 @@ void QueueCore::put(std::span<const std::byte> message, bool block, Timeout time
     if (l.closed) throw ValueError("put() on a closed Queue");
     auto& s = *shared_;
     if (s.bounded() && !s.sem.acquire(block, timeout)) throw Full("the Queue is full");
+    // The fast path keeps each thread's order: only when nothing of this
+    // process waits in the buffer or the feeder (items of other threads may
+    // be, and need not come first).
+    if (!l.backlog.load(std::memory_order_acquire) && message.size() <= max_whole &&
+        s.try_put_whole(message)) {
+        if (s.unfinished) s.unfinished->release();
+        return;
+    }
     std::unique_lock lock(l.mutex);
     if (l.failure) {
         if (s.bounded()) s.sem.release();
-        std::rethrow_exception(std::exchange(l.failure, nullptr));
+        auto failure = std::exchange(l.failure, nullptr);
+        l.note_backlog();
+        std::rethrow_exception(failure);
     }
-    // The fast path keeps each producer's order: only when nothing waits in
-    // the buffer.
     l.flush_buffer(s);
     if (l.buffer.empty() && l.in_flight == 0 && message.size() <= max_whole &&
         s.try_put_whole(message)) {
@@ -639,6 +662,7 @@ void QueueCore::put(std::span<const std::byte> message, bool block, Timeout time
         return;
     }
     l.buffer.emplace_back(message.begin(), message.end());
+    l.note_backlog();
     s.header().buffered.fetch_add(1, std::memory_order_relaxed);
     if (s.unfinished) s.unfinished->release();
     if (!l.feeding) {
