@@ -14,10 +14,9 @@
 //       print(q.get())
 //       p.join()
 //
-// mproc has no Queue yet (issue 5), so this port uses the context's Pipe
-// instead. A context leaves the program's default start method alone: only
-// the processes made with ctx.Process use spawn, which is what a library that
-// wants a particular start method should do.
+// A context leaves the program's default start method alone: only the
+// processes (and queues) made with ctx use spawn, which is what a library
+// that wants a particular start method should do.
 #include <string>
 
 #include <fmt/core.h>
@@ -26,17 +25,16 @@
 
 namespace mp = mproc;
 
-void foo(mp::Connection q) {
-    q.send(std::string("hello"));
+void foo(mp::Queue<std::string> q) {
+    q.put("hello");
 }
 
 int main(int argc, char** argv) {
     mp::freeze_support(argc, argv);  // a spawned child becomes foo() here
     auto ctx = mp::get_context("spawn");
-    auto [reader, writer] = ctx.Pipe(false);
-    auto p = ctx.Process(foo, writer);
+    auto q = ctx.Queue<std::string>();
+    auto p = ctx.Process(foo, q);
     p.start();
-    writer.close();  // only the child writes now
-    fmt::print("{}\n", reader.recv<std::string>());
+    fmt::print("{}\n", q.get());
     p.join();
 }
