@@ -230,6 +230,24 @@ struct QueueCore::Shared {
         });
     }
 
+    // Moves items from the front of a buffer into the ring, as many small
+    // ones as fit now (the caller holds put_lock); returns how many.
+    std::size_t append_buffered(std::deque<std::vector<std::byte>>& items) {
+        std::size_t n = 0;
+        while (!items.empty() && items.front().size() <= max_whole &&
+               append(whole, items.front())) {
+            items.pop_front();
+            ++n;
+        }
+        return n;
+    }
+
+    // Counts n buffered items as written, and wakes a getter for them.
+    void buffered_written(std::size_t n) {
+        header().buffered.fetch_sub(n, std::memory_order_relaxed);
+        wake_getter();
+    }
+
     // Puts one large item in chunks, waiting for room between them (the
     // caller holds put_lock).
     void put_chunked(std::span<const std::byte> message) {
@@ -496,24 +514,17 @@ struct QueueCore::Local {
     // the producer needs its feeder no more. Not while the feeder writes.
     void flush_buffer(Shared& s) {
         if (in_flight != 0 || buffer.empty() || !try_take(s.put_lock)) return;
-        std::size_t n = 0;
-        while (!buffer.empty() && buffer.front().size() <= max_whole &&
-               s.append(whole, buffer.front())) {
-            buffer.pop_front();
-            ++n;
-        }
+        std::size_t n = s.append_buffered(buffer);
         s.put_lock.release();
         if (n > 0) {
             note_backlog();
-            s.header().buffered.fetch_sub(n, std::memory_order_relaxed);
-            s.wake_getter();
+            s.buffered_written(n);
         }
     }
 
     // Writes batch into the ring, waiting for room as needed; pops what it
     // wrote (what is left was not written).
     static void write(Shared& s, std::deque<std::vector<std::byte>>& batch) {
-        auto& buffered = s.header().buffered;
         while (!batch.empty()) {
             take(s.put_lock);
             if (batch.front().size() > max_whole) {
@@ -525,19 +536,13 @@ struct QueueCore::Local {
                 }
                 s.put_lock.release();
                 batch.pop_front();
-                buffered.fetch_sub(1, std::memory_order_relaxed);
+                s.header().buffered.fetch_sub(1, std::memory_order_relaxed);
                 continue;
             }
-            std::size_t n = 0;
-            while (!batch.empty() && batch.front().size() <= max_whole &&
-                   s.append(whole, batch.front())) {
-                batch.pop_front();
-                ++n;
-            }
+            std::size_t n = s.append_buffered(batch);
             s.put_lock.release();
             if (n > 0) {
-                buffered.fetch_sub(n, std::memory_order_relaxed);
-                s.wake_getter();
+                s.buffered_written(n);
             } else {
                 s.wait_for_space(entry_header + padded(batch.front().size()));
             }
