@@ -479,7 +479,7 @@ struct QueueCore::Local {
 
     // Feeds the buffer into the queue until it is empty, then ends. Takes
     // what is buffered in batches: small items go into the ring as many at
-    // a time as fit under one hold of ring_lock.
+    // a time as fit under one hold of put_lock.
     void feed(std::shared_ptr<Shared> shared) {
         std::unique_lock lock(mutex);
         std::deque<std::vector<std::byte>> batch;
