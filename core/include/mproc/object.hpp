@@ -12,9 +12,10 @@
 // msgpack.unpackb reads it and what msgpack.packb writes decodes here. A
 // tuple is written as an array, like a list: msgpack has no tuple type, and
 // Python's msgpack reads both as list (or both as tuple with use_list=False).
-// Reading always gives a list. A vector of numbers sent by mproc (a bulk
-// array) reads as a list of numbers; a nested std::tuple or struct reads as
-// a list of its fields.
+// Reading always gives a list. Python's msgpack (>= 1.0) refuses dict keys
+// other than str and bytes unless unpackb(..., strict_map_key=False). A vector of numbers sent by
+// mproc (a bulk array) reads as a list of numbers; a nested std::tuple or struct reads as a list of
+// its fields.
 //
 // int is 64-bit (a larger integer on the wire is a SerializationError);
 // values compare equal only when of the same kind (1 != 1.0 here, unlike
