@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
-#include <filesystem>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -18,10 +17,13 @@
 #include <mproc/errors.hpp>
 #include <mproc/plugin/fd_connection.hpp>
 
+#include "environment.hpp"
 #include "listener_socket.hpp"
 #include "poll_posix.hpp"
 
 namespace mproc::connection::detail {
+
+namespace env = mproc::env;
 
 namespace {
 
@@ -90,7 +92,7 @@ Address from_sockaddr(const sockaddr_storage& ss, socklen_t len) {
 
 // A fresh private directory (mode 0700) for a default AF_UNIX address.
 std::string make_private_dir() {
-    std::string dir = (std::filesystem::temp_directory_path() / "mproc-listener-XXXXXX").string();
+    std::string dir = env::tmpdir().value_or("/tmp") + "/mproc-listener-XXXXXX";
     if (::mkdtemp(dir.data()) == nullptr) fail("mkdtemp " + dir);
     return dir;
 }
