@@ -301,6 +301,13 @@ TEST_CASE("hostile clients: huge length prefix, garbage, disconnection, silence"
         CHECK_THROWS_AS(listener.accept(20s), mp::TimeoutError);
         CHECK(mp::test::seconds_since(t0) < 10);
     }
+    SECTION("a client that stalls in the middle of a message times out") {
+        RawPeer peer(addr);
+        peer.write(be32(20) + "abc");
+        auto t0 = std::chrono::steady_clock::now();
+        CHECK_THROWS_AS(listener.accept(20s), mp::TimeoutError);
+        CHECK(mp::test::seconds_since(t0) < 10);
+    }
     SECTION("a Client facing a listener that sends garbage gets an error") {
         auto client = in_thread([addr] { mpc::Client(addr, "key"); });
         // A server that is not one: accept without a handshake, answer junk.

@@ -2,6 +2,8 @@
 // authentication handshake around accept and connect.
 #include <mproc/listener.hpp>
 
+#include <system_error>
+
 #include <fmt/format.h>
 
 #include <mproc/authentication.hpp>
@@ -144,8 +146,17 @@ Connection Listener::accept(Timeout timeout) {
     last_accepted_ = peer;
     if (authkey_) {
         try {
+            // The deadline is checked between messages; the socket timeout
+            // bounds each wait inside one (a client stalling mid-message).
+            detail::set_receive_timeout(conn, handshake_timeout_);
             deliver_challenge(conn, *authkey_, "sha256", handshake_timeout_);
             answer_challenge(conn, *authkey_, handshake_timeout_);
+            detail::set_receive_timeout(conn, std::nullopt);
+        } catch (const std::system_error& e) {
+            conn.close();
+            if (e.code() == std::errc::resource_unavailable_try_again)
+                throw TimeoutError("accept: the client stalled during authentication");
+            throw;
         } catch (...) {
             conn.close();
             throw;

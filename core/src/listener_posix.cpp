@@ -7,7 +7,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <system_error>
@@ -207,6 +209,20 @@ Connection connect_socket(const Address& address, Family family) {
     if (rc != 0) fail(fmt::format("connect to {}", address.repr()));
     int s = fd.release();
     return Connection(plugin::make_fd_connection(s, s), true, true);
+}
+
+void set_receive_timeout(const Connection& conn, Timeout timeout) {
+    timeval tv{};
+    if (timeout) {
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::max(*timeout, std::chrono::duration<double>(0)))
+                      .count();
+        if (us == 0) us = 1;  // 0 would mean "no timeout"
+        tv.tv_sec = us / 1000000;
+        tv.tv_usec = us % 1000000;
+    }
+    if (::setsockopt(int(conn.fileno()), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        fail("setsockopt SO_RCVTIMEO");
 }
 
 }  // namespace mproc::connection::detail

@@ -48,4 +48,9 @@ class SocketListener {
 /// A connected socket to address.
 Connection connect_socket(const Address& address, Family family);
 
+/// Bounds each blocking read of a socket connection (SO_RCVTIMEO; nullopt:
+/// no bound), so that a client that stops in the middle of a handshake
+/// message cannot hold accept(): the read fails with EAGAIN.
+void set_receive_timeout(const Connection& conn, Timeout timeout);
+
 }  // namespace mproc::connection::detail

@@ -177,7 +177,8 @@ class Listener {
     std::intptr_t fileno() const;
     /// How long accept() lets a client take to complete the handshake
     /// (default 30 s; nullopt waits forever, as Python does), so that a
-    /// silent client cannot block the listener.
+    /// silent client cannot block the listener: checked between handshake
+    /// messages, and bounding each wait for data within one.
     Timeout handshake_timeout() const noexcept { return handshake_timeout_; }
     /// Sets the handshake timeout.
     void set_handshake_timeout(Timeout t) noexcept { handshake_timeout_ = t; }
