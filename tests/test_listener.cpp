@@ -201,6 +201,16 @@ TEST_CASE("an explicit AF_UNIX path is removed on close; accept times out", "[li
     std::filesystem::remove(dir);
 }
 
+TEST_CASE("Linux's abstract namespace: an address starting with a NUL byte", "[listener]") {
+    std::string name = std::string(1, '\0') + fmt::format("mproc-test-{}", ::getpid());
+    mpc::Listener l(name, "k");
+    CHECK(*l.address().path() == name);
+    CHECK(l.address().repr().starts_with("'\\x00mproc-test-"));
+    auto client = in_thread([name] { mpc::Client(name, "k").send(3); });
+    CHECK(l.accept(20s).recv<int>() == 3);
+    client.get();
+}
+
 TEST_CASE("a wrong key fails on both sides with AuthenticationError", "[listener]") {
     mpc::Listener listener({"localhost", 0}, "right");
     auto addr = listener.address();
