@@ -84,12 +84,6 @@ std::string join(const Seq& items, std::string_view open, std::string_view close
 
 }  // namespace
 
-std::string_view object::type_name() const noexcept {
-    static constexpr std::string_view names[] = {"NoneType", "bool", "int",   "float", "str",
-                                                 "bytes",    "list", "tuple", "dict"};
-    return names[v_.index()];
-}
-
 std::string object::repr() const {
     return std::visit(
         [](const auto& v) -> std::string {

@@ -126,15 +126,15 @@ class object {
     template <class T>
     const T& as() const {
         if (auto* p = std::get_if<T>(&v_)) return *p;
-        throw ValueError("mproc::object holds a " + std::string(type_name()) +
-                         ", not the type asked for");
+        throw ValueError("mproc::object holds " + std::string(type_name()) + ", not " +
+                         std::string(names[value_type(T{}).index()]));
     }
     /// The variant.
     const value_type& value() const noexcept { return v_; }
     /// The variant.
     value_type& value() noexcept { return v_; }
     /// Python's type name: "NoneType", "bool", "int", "float", "str", ...
-    std::string_view type_name() const noexcept;
+    std::string_view type_name() const noexcept { return names[v_.index()]; }
     /// Python's repr (what print() shows for a list of it).
     std::string repr() const;
     /// Python's str: like repr, but a str prints without quotes.
@@ -144,6 +144,8 @@ class object {
     friend bool operator==(const object& a, const object& b) { return a.v_ == b.v_; }
 
   private:
+    static constexpr std::string_view names[] = {"NoneType", "bool", "int",   "float", "str",
+                                                 "bytes",    "list", "tuple", "dict"};
     template <class T>
     static std::int64_t to_int(T v) {
         if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
