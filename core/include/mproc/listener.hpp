@@ -110,7 +110,8 @@ inline constexpr NoAuthentication no_authentication{0};
 /// a given key, or no_authentication.
 class AuthKey {
   public:
-    /// current_process().authkey(), read when the handshake runs.
+    /// current_process().authkey(), read when the Listener is made or the
+    /// Client connects.
     AuthKey() = default;
     /// No authentication.
     AuthKey(NoAuthentication) : kind_(Kind::none) {}  // NOLINT: implicit by design
