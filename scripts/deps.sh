@@ -5,7 +5,7 @@ set -euo pipefail
 
 MPROC_DEBIAN_PACKAGES=(
   g++ meson ninja-build pkg-config python3
-  libboost-dev libfmt-dev libmsgpack-cxx-dev
+  libboost-dev libfmt-dev libmsgpack-cxx-dev libssl-dev
   catch2 libbenchmark-dev
 )
 # Only for the Python-interoperability tests and the side-by-side benchmarks.

@@ -31,6 +31,9 @@ std::optional<std::string> start_method() {
 std::optional<std::string> serializer() {
     return get_nonempty("MPROC_SERIALIZER");
 }
+std::optional<std::string> tmpdir() {
+    return get_nonempty("TMPDIR");
+}
 
 bool exec_child() {
     return get(plugin::exec_child_env).has_value();

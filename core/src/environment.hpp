@@ -18,6 +18,9 @@ std::optional<std::string> plugin_system_path();
 std::optional<std::string> start_method();
 /// MPROC_SERIALIZER: the default serializer.
 std::optional<std::string> serializer();
+/// TMPDIR: where a Listener's private directory for a default AF_UNIX
+/// address goes (else /tmp), as Python's tempfile.
+std::optional<std::string> tmpdir();
 
 /// MPROC_EXEC_CHILD: set by mproc in programs it starts as exec children.
 bool exec_child();

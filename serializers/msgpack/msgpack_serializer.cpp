@@ -266,6 +266,14 @@ class MsgpackDecoder final : public mproc::Decoder {
 
     std::size_t remaining() const override { return static_cast<std::size_t>(end_ - pos_); }
 
+    ScalarKind peek_bulk_kind() override {
+        const Head h = head();
+        if (h.kind != ValueKind::bulk) fail("expected bulk array, found {}", kind_name(h.kind));
+        if (h.len == 0) fail("bulk array without an element kind");
+        need(h.header + 1);
+        return static_cast<ScalarKind>(pos_[h.header]);
+    }
+
   private:
     // The header of the next item, not yet consumed.
     struct Head {

@@ -13,6 +13,7 @@
 //   }
 #pragma once
 
+#include <mproc/authentication.hpp>
 #include <mproc/barrier.hpp>
 #include <mproc/codec.hpp>
 #include <mproc/condition.hpp>
@@ -20,8 +21,10 @@
 #include <mproc/context.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/event.hpp>
+#include <mproc/listener.hpp>
 #include <mproc/lock.hpp>
 #include <mproc/logging.hpp>
+#include <mproc/object.hpp>
 #include <mproc/process.hpp>
 #include <mproc/queue.hpp>
 #include <mproc/semaphore.hpp>

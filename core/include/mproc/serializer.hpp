@@ -173,6 +173,10 @@ class Decoder {
     virtual void skip() = 0;
     /// Bytes left unread in the message.
     virtual std::size_t remaining() const = 0;
+    /// The element kind of the bulk array that comes next (ABI 3), so that
+    /// a reader that does not know it in advance (mproc::object) can read
+    /// it. The default throws SerializationError.
+    virtual ScalarKind peek_bulk_kind();
 
     /// Handle table of the current message, or nullptr.
     HandleTable* handles = nullptr;

@@ -51,7 +51,7 @@
 namespace mproc::plugin {
 
 /// Version of the plugin ABI (this header and backend.hpp, serializer.hpp).
-inline constexpr std::uint32_t abi_version = 2;
+inline constexpr std::uint32_t abi_version = 3;
 
 /// What a plugin provides.
 enum class PluginKind : std::uint32_t {
