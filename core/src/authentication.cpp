@@ -1,10 +1,7 @@
 // Python-compatible HMAC challenge/response (see authentication.hpp), with
-// HMAC, random bytes and the constant-time comparison from OpenSSL.
+// HMAC, random bytes and the constant-time comparison from OpenSSL (loaded
+// at first use, see crypto.hpp).
 #include <mproc/authentication.hpp>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +12,7 @@
 
 #include <mproc/errors.hpp>
 
-#include "authkey.hpp"
+#include "crypto.hpp"
 
 namespace mproc::connection {
 
@@ -35,6 +32,19 @@ constexpr std::size_t md5_digest_length = 16;
 constexpr std::size_t max_digest_name = 8;  // "sha3_256"
 constexpr std::size_t max_handshake_message = 256;
 
+// n random bytes for a challenge, from OpenSSL's CSPRNG.
+std::vector<std::byte> challenge_bytes(std::size_t n) {
+    std::vector<std::byte> out(n);
+    auto& c = detail::crypto();
+    if (c.rand_bytes(reinterpret_cast<unsigned char*>(out.data()), int(n)) != 1) {
+        char why[256] = "unknown error";
+        if (unsigned long e = c.err_get_error()) c.err_error_string_n(e, why, sizeof why);
+        throw AuthenticationError(
+            fmt::format("random bytes unavailable (OpenSSL RAND_bytes): {}", why));
+    }
+    return out;
+}
+
 std::string_view as_text(std::span<const std::byte> b) {
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
@@ -44,11 +54,12 @@ std::span<const std::byte> as_bytes(std::string_view s) {
 }
 
 const EVP_MD* digest_by_name(std::string_view name) {
-    if (name == "md5") return EVP_md5();
-    if (name == "sha256") return EVP_sha256();
-    if (name == "sha384") return EVP_sha384();
-    if (name == "sha3_256") return EVP_sha3_256();
-    if (name == "sha3_384") return EVP_sha3_384();
+    auto& c = detail::crypto();
+    if (name == "md5") return c.md5();
+    if (name == "sha256") return c.sha256();
+    if (name == "sha384") return c.sha384();
+    if (name == "sha3_256") return c.sha3_256();
+    if (name == "sha3_384") return c.sha3_384();
     return nullptr;
 }
 
@@ -59,9 +70,10 @@ std::vector<std::byte> hmac(std::string_view digest_name, std::span<const std::b
     unsigned int n = 0;
     static const unsigned char empty = 0;  // OpenSSL wants a pointer even for an empty key
     if (md == nullptr ||
-        HMAC(md, key.empty() ? &empty : reinterpret_cast<const unsigned char*>(key.data()),
-             int(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-             message.size(), out, &n) == nullptr)
+        detail::crypto().hmac(
+            md, key.empty() ? &empty : reinterpret_cast<const unsigned char*>(key.data()),
+            int(key.size()), reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+            out, &n) == nullptr)
         throw AuthenticationError(fmt::format("digest {} is unsupported here", digest_name));
     auto* p = reinterpret_cast<const std::byte*>(out);
     return {p, p + n};
@@ -109,7 +121,7 @@ void verify_response(std::span<const std::byte> authkey, std::span<const std::by
     if (expected.size() != mac.size())
         throw AuthenticationError(fmt::format("expected a {} digest of {} bytes, got {}", name,
                                               expected.size(), mac.size()));
-    if (CRYPTO_memcmp(expected.data(), mac.data(), mac.size()) != 0)
+    if (detail::crypto().memcmp(expected.data(), mac.data(), mac.size()) != 0)
         throw AuthenticationError("digest received was wrong");
 }
 
@@ -136,7 +148,7 @@ void deliver_challenge(Connection& conn, std::span<const std::byte> authkey,
     auto deadline = deadline_after(timeout);
     std::vector<std::byte> message;
     if (digest_name == "legacy") {
-        message = detail::random_bytes(md5only_message_length);
+        message = challenge_bytes(md5only_message_length);
     } else {
         if (digest_by_name(digest_name) == nullptr)
             throw ValueError(
@@ -144,7 +156,7 @@ void deliver_challenge(Connection& conn, std::span<const std::byte> authkey,
                             "sha3_256, sha3_384 or legacy)",
                             digest_name));
         auto head = fmt::format("{{{}}}", digest_name);
-        auto random = detail::random_bytes(message_length);
+        auto random = challenge_bytes(message_length);
         message.assign(as_bytes(head).begin(), as_bytes(head).end());
         message.insert(message.end(), random.begin(), random.end());
     }

@@ -1,4 +1,4 @@
-// Random bytes from a CSPRNG (OpenSSL; internal to core).
+// Random bytes from the kernel's CSPRNG (internal to core).
 #pragma once
 
 #include <cstddef>
@@ -6,7 +6,7 @@
 
 namespace mproc::detail {
 
-/// n bytes from OpenSSL RAND_bytes; throws ProcessError if it fails.
+/// n bytes from getrandom(2); throws std::system_error if it fails.
 std::vector<std::byte> random_bytes(std::size_t n);
 
 }  // namespace mproc::detail
