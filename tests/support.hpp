@@ -2,8 +2,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -52,6 +55,16 @@ inline double seconds_since(std::chrono::steady_clock::time_point t) {
 /// failed checks through their exit code).
 inline void child_check(bool ok, int code) {
     if (!ok) ::mproc::exit(code);
+}
+
+/// The bytes of a string (for send_bytes and comparisons).
+inline std::span<const std::byte> as_bytes(std::string_view s) {
+    return std::as_bytes(std::span(s));
+}
+
+/// Bytes as a string (for readable comparisons).
+inline std::string to_string(std::span<const std::byte> b) {
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
 }  // namespace mproc::test

@@ -24,12 +24,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::span<const std::byte> as_bytes(std::string_view s) {
-    return std::as_bytes(std::span(s));
-}
-std::string to_string(std::span<const std::byte> b) {
-    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-}
+using mproc::test::as_bytes;
+using mproc::test::to_string;
 
 // Runs f in a thread; the future rethrows what it threw.
 template <class F>
