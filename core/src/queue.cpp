@@ -80,6 +80,16 @@ std::size_t padded(std::size_t n) {
     return (n + 7) & ~std::size_t(7);
 }
 
+// Bytes of an entry's header: a first entry also carries the item's size.
+std::size_t header_size(EntryKind kind) {
+    return kind == first ? first_header : entry_header;
+}
+
+// Bytes an entry of this kind with a payload of n bytes takes in the ring.
+std::size_t entry_size(EntryKind kind, std::size_t n) {
+    return header_size(kind) + padded(n);
+}
+
 // Forks so far in this process's line: a Local made before a fork is the
 // parent's, not the child's.
 std::atomic<unsigned> fork_generation{0};
@@ -181,9 +191,9 @@ struct QueueCore::Shared {
     bool append(EntryKind kind, std::span<const std::byte> payload, std::uint64_t total = 0) {
         auto& h = header();
         std::uint64_t tail = h.tail.load(std::memory_order_relaxed);
-        std::size_t head_size = kind == first ? first_header : entry_header;
-        std::size_t need = head_size + padded(payload.size());
+        std::size_t need = entry_size(kind, payload.size());
         if (room(tail, need) < need) return false;
+        std::size_t head_size = header_size(kind);
         std::uint32_t word[4] = {std::uint32_t(payload.size()), kind, std::uint32_t(total),
                                  std::uint32_t(total >> 32)};
         copy_in(tail, word, head_size);
@@ -213,7 +223,7 @@ struct QueueCore::Shared {
             }
             // Full: a consumer that is busy frees room within moments, and a
             // short wait costs less than handing the item to the feeder.
-            if (spun || !spin_for_room(padded(message.size()) + entry_header)) return false;
+            if (spun || !spin_for_room(entry_size(whole, message.size()))) return false;
         }
     }
 
@@ -222,12 +232,15 @@ struct QueueCore::Shared {
     // cache lines the consumer reads, and both slow down.
     bool spin_for_room(std::size_t need) const {
         auto& h = header();
-        need += h.capacity / 16;
-        return spin(h.put_spin, [&] {
-            return h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_acquire) +
-                       need <=
-                   h.capacity;
-        });
+        return spin(h.put_spin, [&] { return has_room(need + h.capacity / 16); });
+    }
+
+    // True if need bytes are free now (read without put_lock: a hint).
+    bool has_room(std::size_t need) const {
+        auto& h = header();
+        return h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_acquire) +
+                   need <=
+               h.capacity;
     }
 
     // Moves items from the front of a buffer into the ring, as many small
@@ -259,7 +272,7 @@ struct QueueCore::Shared {
                 done += n;
                 wake_getter();
             } else {
-                wait_for_space((kind == first ? first_header : entry_header) + padded(n));
+                wait_for_space(entry_size(kind, n));
             }
         }
     }
@@ -286,9 +299,7 @@ struct QueueCore::Shared {
         auto& h = header();
         h.space_waiters.fetch_add(1, std::memory_order_seq_cst);
         Clock::duration nap = first_nap;
-        while (h.tail.load(std::memory_order_relaxed) - h.head.load(std::memory_order_acquire) +
-                   need >
-               h.capacity) {
+        while (!has_room(need)) {
             if (space.acquire(true, nap)) continue;
             nap = std::min<Clock::duration>(nap * 2, recheck);
         }
@@ -420,7 +431,6 @@ struct QueueCore::Shared {
     // Takes the next item into out; false if there is none now (the caller
     // holds get_lock). Skips the rest of an item a killed consumer began.
     bool take_item(std::vector<std::byte>& out, std::size_t& size) {
-        auto& got = header().got;  // only consumers write it, under get_lock
         for (;;) {
             if (ring_empty()) return false;
             Entry e = peek();
@@ -433,14 +443,14 @@ struct QueueCore::Shared {
                 copy_out(e.at, out.data(), e.size);
                 size = e.size;
                 consume(e.end);
-                got.store(got.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-                return true;
-            }
-            if (take_chunked(e, out)) {
+            } else if (take_chunked(e, out)) {
                 size = out.size();
-                got.store(got.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-                return true;
+            } else {
+                continue;  // dropped: its producer died
             }
+            auto& got = header().got;  // only consumers write it, under get_lock
+            got.store(got.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            return true;
         }
     }
 
@@ -544,7 +554,7 @@ struct QueueCore::Local {
             if (n > 0) {
                 s.buffered_written(n);
             } else {
-                s.wait_for_space(entry_header + padded(batch.front().size()));
+                s.wait_for_space(entry_size(whole, batch.front().size()));
             }
         }
     }
