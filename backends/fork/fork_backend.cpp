@@ -1,13 +1,9 @@
 // The fork start method: the child is a copy of the parent made by fork(),
 // so any callable can be a target.
-#include <unistd.h>
-
-#include <cerrno>
-#include <system_error>
-
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
 #include <mproc/plugin/fd_connection.hpp>
+#include <mproc/plugin/fork.hpp>
 
 #include "posix_backend.hpp"
 #include "posix_process.hpp"
@@ -21,10 +17,7 @@ class ForkBackend final : public mproc::posix::PosixBackend {
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
         const mproc::plugin::LaunchRequest& req) override {
         auto child = std::make_unique<mproc::posix::PosixProcess>();
-        pid_t pid = ::fork();
-        if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-        if (pid == 0) ::_exit(req.child_main(req.child_arg));
-        child->attach(pid);
+        child->attach(mproc::plugin::fork_and_run(req));
         return child;
     }
 

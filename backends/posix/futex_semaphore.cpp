@@ -19,14 +19,17 @@
 #include <fmt/format.h>
 
 #include <mproc/errors.hpp>
-
-#include "process_identity.hpp"
+#include <mproc/plugin/process_identity.hpp>
 
 namespace mproc::posix {
 namespace {
 
 using plugin::AcquireStatus;
+using plugin::process_alive;
 using plugin::SemaphoreKind;
+using plugin::this_process_id;
+using plugin::this_process_start_time;
+using plugin::this_thread_id;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint32_t state_magic = 0x6d705331;  // "mpS1"

@@ -1,5 +1,5 @@
 // The spawn start method: the child is a fresh copy of the program
-// (/proc/self/exe, or set_executable's) started with posix_spawn. It gets
+// (/proc/self/exe, or set_executable's) started with clone + execve. It gets
 // only the descriptors it needs: the bootstrap message on fd 3 and the
 // handles after it; freeze_support() in its main() runs the child.
 #include <fcntl.h>

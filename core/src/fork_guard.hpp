@@ -11,6 +11,10 @@
 
 namespace mproc::detail {
 
+/// Forks so far in this process's line: incremented in each fork child,
+/// before any other fork handler runs.
+unsigned fork_generation() noexcept;
+
 /// Registers a mutex with the fork handlers (for the life of the program).
 void guard_across_fork(void* mutex, void (*lock)(void*), void (*unlock)(void*),
                        void (*renew)(void*));
@@ -20,13 +24,7 @@ void guard_across_fork(void* mutex, void (*lock)(void*), void (*unlock)(void*),
 template <class Mutex>
 class ForkGuarded {
   public:
-    ForkGuarded() {
-        guard_across_fork(
-            &m_, [](void* m) { static_cast<Mutex*>(m)->lock(); },
-            // In a child, unlock may fail (a recursive mutex's owner was the
-            // parent's thread): renew then makes it free.
-            [](void* m) { static_cast<Mutex*>(m)->unlock(); }, [](void* m) { new (m) Mutex(); });
-    }
+    ForkGuarded() { guard_across_fork(&m_, &lock_it, &unlock_it, &renew); }
     ForkGuarded(const ForkGuarded&) = delete;
     ForkGuarded& operator=(const ForkGuarded&) = delete;
     void lock() { m_.lock(); }
@@ -34,6 +32,11 @@ class ForkGuarded {
     bool try_lock() { return m_.try_lock(); }
 
   private:
+    static void lock_it(void* m) { static_cast<Mutex*>(m)->lock(); }
+    static void unlock_it(void* m) { static_cast<Mutex*>(m)->unlock(); }
+    // Runs in the fork child ([[gnu::hot]]: see fork_guard_posix.cpp).
+    [[gnu::hot]] static void renew(void* m) { new (m) Mutex(); }
+
     Mutex m_;
 };
 

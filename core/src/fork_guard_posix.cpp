@@ -1,9 +1,19 @@
-// The fork handlers behind ForkGuarded (see fork_guard.hpp).
+// What libmproc does around every fork(): the handlers behind ForkGuarded
+// (see fork_guard.hpp), and in the child, emptying the process identity
+// caches before anything else runs.
+//
+// A fork child pays a page fault (tens of microseconds on some virtual
+// machines) for every page of code it runs and every page it writes first:
+// the child-side code here is [[gnu::hot]], which the linker places together
+// with the rest of the fork child's path (process.cpp).
 #include "fork_guard.hpp"
 
 #include <pthread.h>
+#include <sys/single_threaded.h>
 
 #include <atomic>
+
+#include <mproc/plugin/process_identity.hpp>
 
 namespace mproc::detail {
 namespace {
@@ -20,10 +30,16 @@ struct Guarded {
 // registered) while another guarded one is held, and a lock around the list
 // would then order itself against them.
 std::atomic<Guarded*> guarded{nullptr};
-thread_local Guarded* forking = nullptr;  // the list as prepare() saw it
+// The list as prepare() saw it (initial-exec: no __tls_get_addr call).
+thread_local Guarded* forking __attribute__((tls_model("initial-exec"))) = nullptr;
 
+std::atomic<unsigned> generation{0};
+
+// With one thread (the forking one, which holds none of them) no mutex can
+// be held: nothing to take, and after the fork nothing to release or renew,
+// which spares the parent and the child a page each.
 void prepare() {
-    forking = guarded.load(std::memory_order_acquire);
+    forking = __libc_single_threaded ? nullptr : guarded.load(std::memory_order_acquire);
     for (auto* g = forking; g != nullptr; g = g->next) g->lock(g->mutex);
 }
 
@@ -31,11 +47,16 @@ void in_parent() {
     for (auto* g = forking; g != nullptr; g = g->next) g->unlock(g->mutex);
 }
 
-void in_child() {
-    // Unlock (which a race detector sees), then make anew: a recursive
-    // mutex's unlock fails here, as its owner was the parent's thread.
+[[gnu::hot]] void in_child() {
+    plugin::identity::forget();
+    generation.fetch_add(1, std::memory_order_relaxed);
     for (auto* g = forking; g != nullptr; g = g->next) {
+#if defined(__SANITIZE_THREAD__)
+        // Unlocked first so that the race detector sees it released (a
+        // recursive mutex's unlock fails here: its owner was the parent's
+        // thread).
         g->unlock(g->mutex);
+#endif
         g->renew(g->mutex);
     }
 }
@@ -45,6 +66,10 @@ void in_child() {
 [[maybe_unused]] const int registered = ::pthread_atfork(&prepare, &in_parent, &in_child);
 
 }  // namespace
+
+unsigned fork_generation() noexcept {
+    return generation.load(std::memory_order_relaxed);
+}
 
 void guard_across_fork(void* mutex, void (*lock)(void*), void (*unlock)(void*),
                        void (*renew)(void*)) {

@@ -1,5 +1,6 @@
 // freeze_support: where a program started by spawn or forkserver becomes the
 // child (or the forkserver's server) instead of running main().
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +24,16 @@ namespace mproc {
 namespace {
 
 bool bootstrapped = false;
+
+// The POSIX start methods exec a child with every signal blocked, which
+// spares them resetting each signal's handler first (exec_launch.cpp); the
+// child unblocks them here, while libmproc loads, before main() runs.
+__attribute__((constructor)) void unblock_signals_in_exec_child() {
+    if (::getenv(plugin::exec_child_env) == nullptr) return;
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
 
 std::vector<std::byte> read_all(int fd) {
     std::vector<std::byte> out;

@@ -61,7 +61,7 @@ void write_stderr(int level, std::string_view process, std::string_view msg) {
 
 }  // namespace
 
-bool Logger::is_enabled_for(int level) const noexcept {
+[[gnu::hot]] bool Logger::is_enabled_for(int level) const noexcept {
     if (!has_handler_.load(std::memory_order_relaxed)) return false;
     int l = level_.load(std::memory_order_relaxed);
     return level >= (l == logging::NOTSET ? logging::WARNING : l);
@@ -87,7 +87,7 @@ void Logger::log(int level, std::string_view msg) {
         (*h)(level, current_process().name(), msg);
 }
 
-Logger& get_logger() {
+[[gnu::hot]] Logger& get_logger() {
     static auto* logger = new Logger();
     return *logger;
 }

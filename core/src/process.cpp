@@ -1,5 +1,6 @@
 // Process: lifecycle, identity and the child bootstrap shared by all start
-// methods.
+// methods. Functions a fork child runs are [[gnu::hot]], which keeps them
+// together (see fork_guard_posix.cpp).
 #include <mproc/process.hpp>
 
 #include <cxxabi.h>
@@ -42,6 +43,7 @@ void at_normal_exit() {
 
 // "Worker" for mproc::Process-derived class ns::Worker<int>.
 std::string class_name(const std::type_info& t) {
+    if (t == typeid(Process)) return "Process";  // most processes: no demangling
     int status = 0;
     char* d = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
     std::string full = status == 0 && d ? d : t.name();
@@ -57,7 +59,7 @@ std::string describe(const std::exception& e) {
 
 }  // namespace
 
-std::vector<void (*)()>& exit_hooks() {
+[[gnu::hot]] std::vector<void (*)()>& exit_hooks() {
     static auto* hooks = new std::vector<void (*)()>();
     return *hooks;
 }
@@ -66,7 +68,7 @@ void ensure_exit_handler() {
     std::call_once(exit_handler_once, [] { std::atexit(at_normal_exit); });
 }
 
-void exit_function() {
+[[gnu::hot]] void exit_function() {
     auto& log = get_logger();
     log.info("process shutting down");
     log.debug("running all \"atexit\" finalizers with priority >= 0");
@@ -105,16 +107,19 @@ Process* make_exec_child(std::string name, std::vector<int> identity, bool daemo
 namespace {
 
 // The parent's record is made on first use of parent_process(): a fork child
-// that never asks writes (and so copies) fewer pages.
-std::string parent_name;
+// that never asks writes (and so copies) fewer pages. Its name is viewed where
+// the start method keeps it for the child's whole life (a fork child's copy
+// of the parent's start() frame; exec_parent_name).
+std::string_view parent_name;
+std::string exec_parent_name;
 int parent_pid_ = 0;
 int parent_sentinel_ = -1;
 
-void become(Process& self, std::string name, int pid, int sentinel) {
+[[gnu::hot]] void become(Process& self, std::string_view name, int pid, int sentinel) {
     process_counter = 0;
     ProcessRegistry::reset_in_child();
     parent = nullptr;  // a grandparent's record, if any, is leaked
-    parent_name = std::move(name);
+    parent_name = name;
     parent_pid_ = pid;
     parent_sentinel_ = sentinel;
     current = &self;
@@ -124,23 +129,24 @@ void become(Process& self, std::string name, int pid, int sentinel) {
 
 Process* parent_record() {
     if (parent == nullptr && current != nullptr) {
-        parent = ProcessAccess::make_parent(parent_name, parent_pid_);
+        parent = ProcessAccess::make_parent(std::string(parent_name), parent_pid_);
         ProcessAccess::state(*parent)->sentinel_fd = parent_sentinel_;
     }
     return parent;
 }
 
-void become_child(Process& self, std::string parent_name, int parent_pid) {
-    become(self, std::move(parent_name), parent_pid, -1);
+[[gnu::hot]] void become_child(Process& self, std::string_view parent_name, int parent_pid) {
+    become(self, parent_name, parent_pid, -1);
     redirect_stdin_to_devnull();
 }
 
 void become_exec_child(Process& self, std::string parent_name, int parent_pid,
                        int parent_sentinel) {
-    become(self, std::move(parent_name), parent_pid, parent_sentinel);
+    exec_parent_name = std::move(parent_name);
+    become(self, exec_parent_name, parent_pid, parent_sentinel);
 }
 
-int bootstrap_run(Process& self) {
+[[gnu::hot]] int bootstrap_run(Process& self) {
     auto& log = get_logger();
     int code = 0;
     try {
@@ -180,7 +186,7 @@ struct ForkLaunch {
     int parent_pid;
 };
 
-int fork_child_main(void* arg) {
+[[gnu::hot]] int fork_child_main(void* arg) {
     auto* l = static_cast<ForkLaunch*>(arg);
     detail::become_child(*l->self, l->parent_name, l->parent_pid);
     return detail::bootstrap_run(*l->self);
@@ -242,7 +248,7 @@ void Process::set_target(std::unique_ptr<detail::Target> target) {
     target_ = std::move(target);
 }
 
-void Process::run() {
+[[gnu::hot]] void Process::run() {
     if (target_) target_->invoke();
 }
 
@@ -297,6 +303,7 @@ void Process::start() {
     // no page for it, and the parent writes fewer after the fork.
     ProcessRegistry::add(*this);
     try {
+        detail::HandleSpaceHint hint(s.handle_space);
         s.handle = s.backend->start(req);
     } catch (...) {
         ProcessRegistry::discard(s);

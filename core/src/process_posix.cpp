@@ -1,4 +1,5 @@
-// POSIX pieces of Process: pids, signals, streams, the parent's sentinel.
+// POSIX pieces of Process: pids, signals, streams, the parent's sentinel,
+// fork. Functions a fork child runs are [[gnu::hot]]: see fork_guard_posix.cpp.
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -9,8 +10,13 @@
 #include <cstdio>
 #include <ext/stdio_sync_filebuf.h>
 
+#include <atomic>
+#include <cerrno>
 #include <iostream>
+#include <system_error>
 
+#include <mproc/plugin/fork.hpp>
+#include <mproc/plugin/process_identity.hpp>
 #include <mproc/process.hpp>
 
 #include "poll_posix.hpp"
@@ -25,21 +31,45 @@ int cpu_count() {
 
 namespace detail {
 
+namespace {
+
+// True if os keeps output of its own: iostreams synchronised with stdio (the
+// default) write straight through. The streambuf last seen synchronised is
+// remembered, so that a fork child (whose parent flushed before forking)
+// only compares pointers instead of running dynamic_cast's code.
+[[gnu::hot]] bool buffers_own_output(std::ostream& os, std::atomic<std::streambuf*>& synced) {
+    std::streambuf* b = os.rdbuf();
+    if (b == nullptr) return false;
+    if (b == synced.load(std::memory_order_relaxed)) return false;
+    if (dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(b) == nullptr) return true;
+    synced.store(b, std::memory_order_relaxed);
+    return false;
+}
+
+// __fpending, inline for glibc's narrow streams.
+[[gnu::hot]] bool has_pending_output(FILE* f) {
+#if defined(__GLIBC__)
+    if (f->_mode <= 0) return f->_IO_write_ptr > f->_IO_write_base;
+#endif
+    return __fpending(f) > 0;
+}
+
+}  // namespace
+
 // Flushes only what has output pending: every page a fork child writes is
 // copied, and fflush(NULL) would write to every FILE there is. As in Python,
 // the standard streams are flushed, not files the program opened.
-void flush_std_streams() {
-    // iostreams synchronised with stdio (the default) keep nothing of their
-    // own; unsynchronised ones are flushed.
-    for (std::ostream* os : {&std::cout, &std::cerr, &std::clog}) {
-        if (dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(os->rdbuf()) == nullptr) os->flush();
-    }
+[[gnu::hot]] void flush_std_streams() {
+    static std::atomic<std::streambuf*> synced[3];
+    std::ostream* streams[3] = {&std::cout, &std::cerr, &std::clog};
+    for (int i = 0; i < 3; ++i)
+        if (buffers_own_output(*streams[i], synced[i])) streams[i]->flush();
     for (FILE* f : {stdout, stderr})
-        if (__fpending(f) > 0) std::fflush(f);
+        if (has_pending_output(f)) std::fflush(f);
 }
 
-int current_pid() {
-    return int(::getpid());
+[[gnu::hot]] int current_pid() {
+    return plugin::this_process_id();
 }
 
 std::string signal_name(int sig) {
@@ -47,8 +77,10 @@ std::string signal_name(int sig) {
     return std::to_string(sig);
 }
 
-void redirect_stdin_to_devnull() {
-    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+[[gnu::hot]] void redirect_stdin_to_devnull() {
+    // On the stack: a fork child would fault in a page of constants for it.
+    const char path[] = "/dev/null";
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     if (fd != 0) {
         ::dup2(fd, 0);  // dup2 clears close-on-exec on the new descriptor
@@ -81,4 +113,15 @@ void close_handle(int fd) {
 }
 
 }  // namespace detail
+
+namespace plugin {
+
+[[gnu::hot]] pid_t fork_and_run(const LaunchRequest& req) {
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+    if (pid == 0) ::_exit(req.child_main(req.child_arg));
+    return pid;
+}
+
+}  // namespace plugin
 }  // namespace mproc

@@ -1,24 +1,49 @@
 #include "process_registry.hpp"
 
 #include <algorithm>
-#include <map>
 #include <mutex>
+#include <new>
 
 namespace mproc {
 
 namespace {
 
+using detail::ProcessState;
+
 struct Registry {
     std::mutex mutex;
-    std::map<const detail::ProcessState*, Process*> children;
+    ProcessState* first = nullptr;  // started children, oldest first
+    ProcessState* last = nullptr;
     // Objects that keep a running child whose Process object was destroyed.
     std::vector<std::unique_ptr<Process>> detached;
+
+    void link(ProcessState& s, Process& owner) {
+        s.registry = this;
+        s.owner = &owner;
+        s.prev = last;
+        s.next = nullptr;
+        (last ? last->next : first) = &s;
+        last = &s;
+    }
+    void unlink(ProcessState& s) {
+        (s.prev ? s.prev->next : first) = s.next;
+        (s.next ? s.next->prev : last) = s.prev;
+        s.registry = nullptr;
+        s.owner = nullptr;
+        s.prev = s.next = nullptr;
+    }
+    bool lists(const ProcessState& s) const { return s.registry == this; }
 };
 
-Registry* registry_ = new Registry();  // leaked: used until the very end of exit
+// Never destroyed (used until the very end of exit), and in static storage:
+// a fork parent writes this page after every fork anyway (the process
+// counter), so the registry costs it no page of its own.
+alignas(Registry) unsigned char registry_storage[sizeof(Registry)];
+Registry* registry_ = new (registry_storage) Registry();
 // Set in a new child: the registry holds the parent's children. Replaced on
 // first write only, so a child that starts no process writes no page for it
-// (each page a fork child writes is copied).
+// (each page a fork child writes is copied). The parent's children stay
+// linked in the parent's registry, which the child never touches again.
 bool inherited = false;
 
 Registry* fresh() {
@@ -35,40 +60,44 @@ Registry* fresh() {
 void ProcessRegistry::add(Process& p) {
     auto* registry = fresh();
     std::lock_guard lock(registry->mutex);
-    registry->children[p.state_.get()] = &p;
+    registry->link(*p.state_, p);
 }
 
 void ProcessRegistry::moved(Process& from, Process& to) {
     if (inherited) return;
     auto* registry = registry_;
     std::lock_guard lock(registry->mutex);
-    auto it = registry->children.find(to.state_.get());
-    if (it != registry->children.end() && it->second == &from) it->second = &to;
+    auto& s = *to.state_;
+    if (registry->lists(s) && s.owner == &from) s.owner = &to;
 }
 
 void ProcessRegistry::destroying(Process& p) {
     if (inherited) return;
     auto* registry = registry_;
-    std::unique_ptr<Process> keeper;
+    auto& s = *p.state_;
     {
         std::lock_guard lock(registry->mutex);
-        auto it = registry->children.find(p.state_.get());
-        if (it == registry->children.end() || it->second != &p) return;
-        registry->children.erase(it);
+        if (!registry->lists(s) || s.owner != &p) return;
     }
-    if (!p.state_->handle || p.state_->handle->poll()) return;  // ended: nothing to keep
-    keeper.reset(new Process(Process::DetachedTag{}, p.state_));
+    std::unique_ptr<Process> keeper;
+    if (s.handle && !s.handle->poll()) keeper.reset(new Process(Process::DetachedTag{}, p.state_));
     std::lock_guard lock(registry->mutex);
-    registry->children[keeper->state_.get()] = keeper.get();
+    if (!registry->lists(s) || s.owner != &p) return;  // discarded meanwhile
+    if (!keeper) {                                     // ended: nothing to keep
+        registry->unlink(s);
+        return;
+    }
+    s.owner = keeper.get();
     registry->detached.push_back(std::move(keeper));
 }
 
-void ProcessRegistry::discard(const detail::ProcessState& s) {
+void ProcessRegistry::discard(const detail::ProcessState& cs) {
     if (inherited) return;
     auto* registry = registry_;
+    auto& s = const_cast<ProcessState&>(cs);
     std::unique_ptr<Process> gone;
     std::lock_guard lock(registry->mutex);
-    registry->children.erase(&s);
+    if (registry->lists(s)) registry->unlink(s);
     auto& d = registry->detached;
     auto it = std::find_if(d.begin(), d.end(), [&](auto& p) { return p->state_.get() == &s; });
     if (it != d.end()) {
@@ -78,13 +107,13 @@ void ProcessRegistry::discard(const detail::ProcessState& s) {
     }
 }
 
-std::vector<Process*> ProcessRegistry::active() {
+[[gnu::hot]] std::vector<Process*> ProcessRegistry::active() {
     if (inherited) return {};
     auto* registry = registry_;
     std::vector<Process*> all;
     {
         std::lock_guard lock(registry->mutex);
-        for (auto& [s, p] : registry->children) all.push_back(p);
+        for (auto* s = registry->first; s != nullptr; s = s->next) all.push_back(s->owner);
     }
     std::vector<Process*> running;
     for (auto* p : all) {
@@ -97,13 +126,13 @@ std::vector<Process*> ProcessRegistry::active() {
     return running;
 }
 
-void ProcessRegistry::reset_in_child() {
+[[gnu::hot]] void ProcessRegistry::reset_in_child() {
     // The parent's bookkeeping is meaningless here; it is leaked (not
     // destroyed) on first write, as destructors would act on its children.
     inherited = true;
 }
 
-std::vector<Process*> active_children() {
+[[gnu::hot]] std::vector<Process*> active_children() {
     return ProcessRegistry::active();
 }
 

@@ -13,6 +13,23 @@
 
 namespace mproc::detail {
 
+/// Room for the start method's ProcessHandle inside the process record (see
+/// plugin::ProcessHandle::operator new).
+struct HandleSpace {
+    static constexpr std::size_t size = 192;
+    alignas(std::max_align_t) std::byte bytes[size];
+};
+
+/// While alive, the next ProcessHandle this thread makes is placed in space
+/// if it fits (handle_space.cpp).
+class HandleSpaceHint {
+  public:
+    explicit HandleSpaceHint(HandleSpace& space);
+    ~HandleSpaceHint();
+    HandleSpaceHint(const HandleSpaceHint&) = delete;
+    HandleSpaceHint& operator=(const HandleSpaceHint&) = delete;
+};
+
 struct ProcessState {
     enum class Kind { child, main, parent };
     Kind kind = Kind::child;
@@ -22,9 +39,19 @@ struct ProcessState {
     std::vector<std::byte> authkey;
     int parent_pid = 0;  // the process that created this object
     plugin::ContextBackend* backend = nullptr;
+    HandleSpace handle_space;                       // before handle: outlives it
     std::unique_ptr<plugin::ProcessHandle> handle;  // set by start()
     bool closed = false;
     int sentinel_fd = -1;  // parent kind only: lazily opened pidfd of the parent
+
+    // ProcessRegistry's links (under its mutex): the registry this started
+    // child is listed in (nullptr: none), the Process object that owns it
+    // there, and its neighbours in the list. Intrusive: starting a process
+    // allocates nothing for its bookkeeping.
+    const void* registry = nullptr;
+    Process* owner = nullptr;
+    ProcessState* prev = nullptr;
+    ProcessState* next = nullptr;
 
     ~ProcessState();
 };
@@ -44,8 +71,9 @@ extern Process* current;
 /// Runs a child's life after the start method set it up: logging, run(),
 /// exception reporting, exit handling. Returns the exit code.
 int bootstrap_run(Process& self);
-/// Makes the calling (newly forked) process the child `self`.
-void become_child(Process& self, std::string parent_name, int parent_pid);
+/// Makes the calling (newly forked) process the child `self`; parent_name
+/// must live as long as the child (it is viewed, not copied).
+void become_child(Process& self, std::string_view parent_name, int parent_pid);
 
 /// Makes the calling new program (spawn, forkserver) the child `self`; the
 /// parent sentinel is a pidfd of the parent passed by it (or -1).
@@ -66,7 +94,7 @@ std::vector<void (*)()>& exit_hooks();
 void ensure_exit_handler();
 /// Flushes C stdio and C++ iostreams (before fork, and at child exit).
 void flush_std_streams();
-/// getpid().
+/// getpid(), cached (plugin::this_process_id).
 int current_pid();
 /// "SIGTERM" for 15; the number as text if unknown.
 std::string signal_name(int sig);

@@ -90,12 +90,6 @@ std::size_t entry_size(EntryKind kind, std::size_t n) {
     return header_size(kind) + padded(n);
 }
 
-// Forks so far in this process's line: a Local made before a fork is the
-// parent's, not the child's.
-std::atomic<unsigned> fork_generation{0};
-[[maybe_unused]] const int registered_fork_count =
-    ::pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
-
 std::optional<Clock::time_point> deadline_of(bool block, Timeout timeout) {
     if (!block) return Clock::now();
     if (!timeout) return std::nullopt;
@@ -467,7 +461,7 @@ struct QueueCore::Shared {
 
 // What one process knows of a queue: its feeder and what waits for it.
 struct QueueCore::Local {
-    unsigned generation = fork_generation.load();
+    unsigned generation = detail::fork_generation();
     std::mutex mutex;
     std::condition_variable wake;
     std::deque<std::vector<std::byte>> buffer;  // waiting for the feeder
@@ -580,7 +574,7 @@ void join_feeders_at_exit() {
         std::lock_guard lock(f.mutex);
         all = f.all;
     }
-    unsigned generation = fork_generation.load();
+    unsigned generation = detail::fork_generation();
     for (auto& l : all) {
         if (l->generation != generation) continue;  // a parent's
         std::unique_lock lock(l->mutex);
@@ -597,7 +591,7 @@ void join_feeders_at_exit() {
 // Joins feeders that have ended (a finished thread keeps its stack until
 // joined) and forgets them.
 void join_ended_feeders(Feeders& f) {
-    unsigned generation = fork_generation.load();
+    unsigned generation = detail::fork_generation();
     std::erase_if(f.all, [&](const std::shared_ptr<QueueCore::Local>& l) {
         if (l->generation != generation) return false;
         std::unique_lock lock(l->mutex, std::try_to_lock);
@@ -631,7 +625,7 @@ QueueCore::QueueCore(std::shared_ptr<Shared> shared) : shared_(std::move(shared)
 QueueCore::~QueueCore() {
     // A feeder still writing goes on (it holds what it needs) and is joined
     // at exit; one that has ended is joined now.
-    if (local_ == nullptr || local_->generation != fork_generation.load()) return;
+    if (local_ == nullptr || local_->generation != detail::fork_generation()) return;
     auto& f = feeders();
     std::lock_guard lock(f.mutex);
     join_ended_feeders(f);
@@ -639,9 +633,9 @@ QueueCore::~QueueCore() {
 
 QueueCore::Local& QueueCore::local() const {
     auto* l = local_ptr_.load(std::memory_order_acquire);
-    if (l != nullptr && l->generation == fork_generation.load(std::memory_order_relaxed)) return *l;
+    if (l != nullptr && l->generation == detail::fork_generation()) return *l;
     std::lock_guard lock(local_mutex());
-    if (!local_ || local_->generation != fork_generation.load()) {
+    if (!local_ || local_->generation != detail::fork_generation()) {
         // Made anew in a fork child: the parent's (its feeder) stays the parent's.
         if (local_) (void)new std::shared_ptr<Local>(std::move(local_));  // never destroyed here
         local_ = std::make_shared<Local>();

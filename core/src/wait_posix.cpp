@@ -16,10 +16,12 @@ namespace mproc {
 
 namespace detail {
 
-std::vector<std::size_t> poll_readable(std::span<const int> fds, Timeout timeout) {
+namespace {
+
+// poll() with Python's timeout rules, EINTR retried; the number of ready
+// entries (0 on timeout).
+int poll_until(pollfd* pfds, std::size_t n, Timeout timeout) {
     using clock = std::chrono::steady_clock;
-    std::vector<pollfd> pfds(fds.size());
-    for (std::size_t i = 0; i < fds.size(); ++i) pfds[i] = {fds[i], POLLIN, 0};
     std::optional<clock::time_point> deadline;
     if (timeout) {
         auto t = std::max(timeout->count(), 0.0);  // negative means zero, as in Python
@@ -32,21 +34,33 @@ std::vector<std::size_t> poll_readable(std::span<const int> fds, Timeout timeout
             auto left = std::chrono::duration<double, std::milli>(*deadline - clock::now()).count();
             ms = left <= 0 ? 0 : int(std::min(std::ceil(left), 2147483647.0));
         }
-        int n = ::poll(pfds.data(), pfds.size(), ms);
-        if (n < 0) {
+        int r = ::poll(pfds, n, ms);
+        if (r < 0) {
             if (errno == EINTR) continue;
             throw std::system_error(errno, std::generic_category(), "poll");
         }
-        std::vector<std::size_t> ready;
-        for (std::size_t i = 0; i < pfds.size(); ++i)
-            if (pfds[i].revents != 0) ready.push_back(i);
-        if (!ready.empty() || ms == 0) return ready;
-        if (deadline && clock::now() >= *deadline) return ready;
+        if (r > 0 || ms == 0) return r;
+        if (deadline && clock::now() >= *deadline) return 0;
     }
 }
 
+}  // namespace
+
+std::vector<std::size_t> poll_readable(std::span<const int> fds, Timeout timeout) {
+    std::vector<pollfd> pfds(fds.size());
+    for (std::size_t i = 0; i < fds.size(); ++i) pfds[i] = {fds[i], POLLIN, 0};
+    std::vector<std::size_t> ready;
+    if (poll_until(pfds.data(), pfds.size(), timeout) > 0)
+        for (std::size_t i = 0; i < pfds.size(); ++i)
+            if (pfds[i].revents != 0) ready.push_back(i);
+    return ready;
+}
+
+// Allocates nothing: a fork parent joining its child writes no heap page for
+// it.
 bool poll_readable(int fd, Timeout timeout) {
-    return !poll_readable(std::span<const int>(&fd, 1), timeout).empty();
+    pollfd p{fd, POLLIN, 0};
+    return poll_until(&p, 1, timeout) > 0;
 }
 
 }  // namespace detail

@@ -116,6 +116,12 @@ class SemaphoreImpl {
 class ProcessHandle {
   public:
     virtual ~ProcessHandle();
+    /// Handles are placed by libmproc inside the record of the process they
+    /// belong to when they fit (else on the heap): what a fork parent writes
+    /// right after the fork, the handle and the record, is then one page, and
+    /// each page a parent writes while its new child runs costs a copy.
+    static void* operator new(std::size_t size);
+    static void operator delete(void* p);
     /// The child's process id.
     virtual int pid() const = 0;
     /// The exit code if the child has ended (reaping it), else nullopt.

@@ -1,8 +1,7 @@
 // Cached thread and process identity (see process_identity.hpp).
-#include "process_identity.hpp"
+#include <mproc/plugin/process_identity.hpp>
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -10,19 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace mproc::posix {
+namespace mproc::plugin {
 namespace {
-
-// In a fork child the forking thread is the only thread; its copies of the
-// caches describe the parent. (Read and written by one thread at a time, or
-// idempotently: every thread computes the same pid and start time.)
-void forget_identity() noexcept {
-    identity::tid = 0;
-    identity::pid.store(0, std::memory_order_relaxed);
-    identity::start.store(0, std::memory_order_relaxed);
-}
-
-[[maybe_unused]] const int registered = ::pthread_atfork(nullptr, nullptr, &forget_identity);
 
 // Reads /proc/<pid>/stat: the state letter and the start time (field 22).
 bool read_stat(int pid, char& state, std::uint64_t& start) noexcept {
@@ -54,7 +42,7 @@ bool read_stat(int pid, char& state, std::uint64_t& start) noexcept {
 
 namespace identity {
 
-thread_local std::uint32_t tid = 0;
+thread_local std::uint32_t tid __attribute__((tls_model("initial-exec"))) = 0;
 std::atomic<int> pid{0};
 std::atomic<std::uint64_t> start{0};
 
@@ -66,6 +54,15 @@ int fetch_pid() noexcept {
     int p = int(::getpid());
     pid.store(p, std::memory_order_relaxed);
     return p;
+}
+
+// In a fork child the forking thread is the only thread; its copies of the
+// caches describe the parent. (Read and written by one thread at a time, or
+// idempotently: every thread computes the same pid and start time.)
+[[gnu::hot]] void forget() noexcept {
+    tid = 0;
+    pid.store(0, std::memory_order_relaxed);
+    start.store(0, std::memory_order_relaxed);
 }
 
 std::uint64_t fetch_start() noexcept {
@@ -86,4 +83,4 @@ bool process_alive(int pid, std::uint64_t start) noexcept {
     return start == 0 || actual == start;
 }
 
-}  // namespace mproc::posix
+}  // namespace mproc::plugin

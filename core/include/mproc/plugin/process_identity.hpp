@@ -1,24 +1,28 @@
-// Who the calling thread and process are, cheaply (cached, reset in a fork
-// child), and whether another process still lives: what the futex locks
-// record about a holder.
+// Who the calling thread and process are, cheaply (cached; libmproc resets
+// the caches in a fork child), and whether another process still lives: what
+// the futex locks record about a holder. Exported by libmproc for the POSIX
+// start-method backends; one cache per process, however many backends are
+// loaded.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
-namespace mproc::posix {
+namespace mproc::plugin {
 
 namespace identity {
 // The caches, read inline on the lock fast path. Initial-exec TLS: no
-// __tls_get_addr call even though the backend is dlopen'ed (4 bytes of the
-// static TLS surplus glibc keeps for such modules).
-extern thread_local std::uint32_t tid
-    __attribute__((tls_model("initial-exec"), visibility("hidden")));
-extern std::atomic<int> pid __attribute__((visibility("hidden")));
-extern std::atomic<std::uint64_t> start __attribute__((visibility("hidden")));
+// __tls_get_addr call (libmproc is loaded with the program, so its TLS is in
+// the static block).
+extern thread_local std::uint32_t tid __attribute__((tls_model("initial-exec")));
+extern std::atomic<int> pid;
+extern std::atomic<std::uint64_t> start;
 std::uint32_t fetch_tid() noexcept;
 int fetch_pid() noexcept;
 std::uint64_t fetch_start() noexcept;
+/// Empties the caches: in a fork child they describe the parent. Called by
+/// libmproc's fork handler, before any other.
+void forget() noexcept;
 }  // namespace identity
 
 /// The calling thread's kernel thread id.
@@ -40,4 +44,4 @@ inline std::uint64_t this_process_start_time() noexcept {
 /// process reusing the pid (its start time differs from start, if non-zero).
 bool process_alive(int pid, std::uint64_t start) noexcept;
 
-}  // namespace mproc::posix
+}  // namespace mproc::plugin
