@@ -1,10 +1,13 @@
 // What crosses exec (spawn, forkserver): plain functions and their
 // arguments, handles, nothing else; clear errors for what cannot cross.
 #include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <set>
 
 #include <mproc/plugin/backend.hpp>
@@ -33,6 +36,20 @@ std::vector<int> my_fds() {
 
 void report_fds(mp::Connection c) {
     c.send(my_fds());
+}
+
+// The calling process's blocked signals, as /proc reports them (bit n-1 for
+// signal n).
+std::uint64_t blocked_signals() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("SigBlk:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+    return ~std::uint64_t{0};
+}
+
+void report_blocked_signals(mp::Connection c) {
+    c.send(blocked_signals());
 }
 
 int plain_sum(int a, int b) {
@@ -68,6 +85,32 @@ TEST_CASE("an exec child holds only the descriptors it was given", "[spawn]") {
     REQUIRE(fds.size() == 5);
     CHECK(std::vector<int>(fds.begin(), fds.begin() + 3) == std::vector<int>{0, 1, 2});
     CHECK(fds[4] == fds[3] + 1);
+}
+
+TEST_CASE("a child starts with no signal blocked after exec, the parent's mask under fork",
+          "[spawn]") {
+    FOR_EACH_START_METHOD(ctx);
+    sigset_t usr1, old, during;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    REQUIRE(::pthread_sigmask(SIG_BLOCK, &usr1, &old) == 0);
+    auto [r, w] = ctx.Pipe(false);
+    auto p = ctx.Process(report_blocked_signals, w);
+    p.start();
+    // Exec methods block every signal while they start the child: the
+    // parent's own mask is back afterwards.
+    REQUIRE(::pthread_sigmask(SIG_BLOCK, nullptr, &during) == 0);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    w.close();
+    auto child = r.recv<std::uint64_t>();
+    p.join();
+    CHECK(sigismember(&during, SIGUSR1) == 1);
+    CHECK(sigismember(&during, SIGTERM) == 0);
+    const std::uint64_t usr1_bit = std::uint64_t{1} << (SIGUSR1 - 1);
+    if (ctx.backend().runs_closures())
+        CHECK((child & usr1_bit) != 0);  // fork: a copy of the parent's thread
+    else
+        CHECK(child == 0);  // exec: unblocked before main(), as posix_spawn left it
 }
 
 TEST_CASE("a lambda without captures and typed arguments cross exec", "[spawn]") {
@@ -148,4 +191,23 @@ TEST_CASE("set_executable runs another program, targets by registered name", "[s
     auto q = ctx.Process(unregistered, w);
     CHECK_THROWS_WITH(q.start(), Contains("MPROC_REGISTER_FUNCTION"));
     w.close();
+}
+
+TEST_CASE("a program that cannot be executed is an error naming it, and leaves nothing behind",
+          "[spawn]") {
+    auto ctx = mp::get_context("spawn");
+    auto fds_before = my_fds();
+    mp::set_executable("/nonexistent/mproc-child");
+    struct Restore {
+        ~Restore() { mp::set_executable(""); }
+    } restore;
+    auto [r, w] = ctx.Pipe(false);
+    auto p = ctx.Process(greet, w, std::string("nobody"));
+    CHECK_THROWS_WITH(p.start(), Contains("exec of /nonexistent/mproc-child") &&
+                                     Contains("No such file or directory"));
+    CHECK_FALSE(p.is_alive());
+    CHECK(mp::active_children().empty());
+    r.close();
+    w.close();
+    CHECK(my_fds() == fds_before);
 }

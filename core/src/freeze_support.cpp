@@ -113,10 +113,13 @@ int run_exec_child(std::span<const std::byte> payload, std::span<const NativeHan
     return detail::run_exec_child(payload, handles);
 }
 
+// The program's named directories, then those its plugins were found in: a
+// child looks there first, and mostly nowhere else.
 std::string child_plugin_path() {
     std::string out;
     for (const auto& d : detail::user_plugin_directories()) out += d.string() + ":";
-    if (auto p = env::plugin_path()) out += *p;
+    if (auto p = env::plugin_path()) out += *p + ":";
+    for (const auto& d : detail::loaded_plugin_directories()) out += d.string() + ":";
     if (!out.empty() && out.back() == ':') out.pop_back();
     return out;
 }

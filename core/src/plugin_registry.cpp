@@ -149,18 +149,38 @@ void add_user_plugin_directory(const fs::path& dir) {
     user_dirs().insert(user_dirs().begin(), dir);
 }
 
+std::vector<fs::path> loaded_plugin_directories() {
+    std::lock_guard lock(registry_mutex);
+    std::vector<fs::path> dirs;
+    for (const auto& [key, p] : loaded_plugins()) {
+        auto dir = p.file.parent_path();
+        if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+    }
+    return dirs;
+}
+
 std::vector<fs::path> user_plugin_directories() {
     std::lock_guard lock(registry_mutex);
     return user_dirs();
 }
 
-std::vector<fs::path> plugin_search_path() {
+namespace {
+
+// The directories named by the program and MPROC_PLUGIN_PATH, in order.
+std::vector<fs::path> named_directories() {
     std::vector<fs::path> dirs;
     {
         std::lock_guard lock(registry_mutex);
         dirs = user_dirs();
     }
     if (auto p = env::plugin_path()) append_path_list(dirs, *p);
+    return dirs;
+}
+
+// The directories searched after those: MPROC_PLUGIN_SYSTEM_PATH, or the
+// build tree's (when libmproc runs from it), the program's and libmproc's.
+std::vector<fs::path> default_directories() {
+    std::vector<fs::path> dirs;
     if (auto sys = env::plugin_system_path()) {
         append_path_list(dirs, *sys);
         return dirs;
@@ -175,6 +195,14 @@ std::vector<fs::path> plugin_search_path() {
     return dirs;
 }
 
+}  // namespace
+
+std::vector<fs::path> plugin_search_path() {
+    auto dirs = named_directories();
+    for (auto& d : default_directories()) dirs.push_back(std::move(d));
+    return dirs;
+}
+
 namespace {
 
 // The plugin of this kind and name if one loads; records why candidates were
@@ -186,15 +214,23 @@ const LoadedPlugin* find_and_load(plugin::PluginKind kind, std::string_view name
     if (name.empty() || name.find('/') != std::string_view::npos) return nullptr;
     auto file_name = std::string(plugin_file_prefix(kind)) + std::string(name) +
                      std::string(plugin_file_suffix());
-    for (const auto& dir : plugin_search_path()) {
-        auto file = dir / file_name;
-        std::error_code ec;
-        if (!fs::exists(file, ec)) continue;
-        std::string why;
-        if (auto p = try_load(file, kind, name, why))
-            return &loaded_plugins().emplace(key, *p).first->second;
-        refusals.push_back(fmt::format("{} {}", file.string(), why));
-    }
+    // The named directories first, and the default ones only if needed: a
+    // spawned child, told where its parent's plugins are, then looks nowhere
+    // else (each place looked at costs system calls).
+    auto try_in = [&](const std::vector<fs::path>& dirs) -> const LoadedPlugin* {
+        for (const auto& dir : dirs) {
+            auto file = dir / file_name;
+            std::error_code ec;
+            if (!fs::exists(file, ec)) continue;
+            std::string why;
+            if (auto p = try_load(file, kind, name, why))
+                return &loaded_plugins().emplace(key, *p).first->second;
+            refusals.push_back(fmt::format("{} {}", file.string(), why));
+        }
+        return nullptr;
+    };
+    if (auto* p = try_in(named_directories())) return p;
+    if (auto* p = try_in(default_directories())) return p;
     return nullptr;
 }
 

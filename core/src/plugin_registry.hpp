@@ -31,6 +31,8 @@ std::vector<std::filesystem::path> plugin_search_path();
 void add_user_plugin_directory(const std::filesystem::path& dir);
 /// The directories given with add_plugin_directory, first first.
 std::vector<std::filesystem::path> user_plugin_directories();
+/// The directories the plugins loaded so far came from (each once).
+std::vector<std::filesystem::path> loaded_plugin_directories();
 /// The file extension of shared libraries here (".so").
 std::string_view plugin_file_suffix();
 

@@ -90,16 +90,25 @@ Process* ProcessAccess::make_parent(std::string name, int pid) {
     return new Process(Process::ParentTag{}, std::move(name), pid);
 }
 
+Process* ProcessAccess::make_with_state(std::shared_ptr<ProcessState> state) {
+    return new Process(Process::DetachedTag{}, std::move(state));
+}
+
 const std::vector<int>& ProcessAccess::identity(const Process& p) {
     return p.state_->identity;
 }
 
 Process* make_exec_child(std::string name, std::vector<int> identity, bool daemon,
                          std::vector<std::byte> authkey, std::unique_ptr<Target> target) {
-    auto* p = new Process(ProcessOptions{std::move(name), daemon});
-    auto& s = *ProcessAccess::state(*p);
-    s.identity = std::move(identity);
-    s.authkey = std::move(authkey);
+    // Made directly, not through Process(ProcessOptions), which would make
+    // the main process's record (and its random authkey) only to copy it.
+    auto state = std::make_shared<ProcessState>();
+    state->name = std::move(name);
+    state->daemon = daemon;
+    state->identity = std::move(identity);
+    state->authkey = std::move(authkey);
+    state->parent_pid = current_pid();
+    auto* p = ProcessAccess::make_with_state(std::move(state));
     if (target) ProcessAccess::set_target(*p, std::move(target));
     return p;
 }

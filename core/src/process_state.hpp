@@ -59,6 +59,7 @@ struct ProcessState {
 /// Core's way into Process's private parts.
 struct ProcessAccess {
     static Process* make_parent(std::string name, int pid);
+    static Process* make_with_state(std::shared_ptr<ProcessState> state);
     static const std::vector<int>& identity(const Process& p);
     static ProcessState* state(Process& p) { return p.state_.get(); }
     static void set_target(Process& p, std::unique_ptr<Target> t) { p.set_target(std::move(t)); }
