@@ -432,7 +432,9 @@ TEST_CASE("cpu_count and the main process", "[process]") {
 
 namespace {
 
-void print_child() { std::printf("child|"); }
+void print_child() {
+    std::printf("child|");
+}
 
 // With stdout redirected to w: buffered output before start() must appear
 // once (not also in the child), and the child's own output must be flushed.
@@ -459,4 +461,45 @@ TEST_CASE("buffered output is written once and a child's output is flushed", "[p
     std::string out = mp::test::read_all(static_cast<int>(r.fileno()));
     p.join();
     CHECK(out == "before|child|after\n");
+}
+
+TEST_CASE("a process keeps the authkey it was made with; set_authkey changes only its own",
+          "[process]") {
+    auto& me = mp::current_process();
+    const auto original = me.authkey();
+    mp::Process a([] {});
+    CHECK(a.authkey() == original);
+    std::vector<std::byte> other(16, std::byte{7});
+    me.set_authkey(other);
+    CHECK(me.authkey() == other);
+    CHECK(a.authkey() == original);  // as in Python: a copy made at creation
+    mp::Process b([] {});
+    CHECK(b.authkey() == other);
+    b.set_authkey({});
+    CHECK(b.authkey().empty());
+    CHECK(me.authkey() == other);
+    me.set_authkey(original);
+    CHECK(me.authkey() == original);
+}
+
+TEST_CASE("many processes at once outgrow the record pool and still start and end", "[process]") {
+    FOR_EACH_START_METHOD(ctx);
+    // More live records than the pool's 32 slots (each process uses three or
+    // four): the rest come from the heap, and every block goes back where it
+    // came from (the sanitizers check the heap side).
+    std::vector<mp::Process> procs;
+    for (int i = 0; i < 24; ++i) procs.push_back(ctx.Process(mp::exit, i % 3));
+    for (auto& p : procs) p.start();
+    CHECK(mp::active_children().size() <= procs.size());
+    for (std::size_t i = 0; i < procs.size(); ++i) {
+        procs[i].join();
+        CHECK(procs[i].exitcode() == int(i % 3));
+    }
+    CHECK(mp::active_children().empty());
+    procs.clear();
+    // And the pool serves again.
+    auto p = ctx.Process(mp::exit, 5);
+    p.start();
+    p.join();
+    CHECK(p.exitcode() == 5);
 }

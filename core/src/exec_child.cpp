@@ -165,7 +165,8 @@ void build_exec_payload(Process& self, const Target* target, ExecLaunch& out) {
     Payload p;
     p.magic = payload_magic;
     p.name = self.name();
-    p.identity = ProcessAccess::identity(self);
+    const auto& identity = ProcessAccess::identity(self);
+    p.identity.assign(identity.begin(), identity.end());
     p.daemon = self.daemon();
     p.authkey = self.authkey();
     p.parent_pid = current_pid();

@@ -192,14 +192,18 @@ std::pair<int, int> make_os_pipe() {
 
 }  // namespace
 
+// A function-local static rather than std::call_once, which writes two
+// thread-local variables on every call (each page a fork parent writes costs
+// it a fault): done once, then only read.
 void ignore_sigpipe_once() {
-    static std::once_flag once;
-    std::call_once(once, [] {
+    static const bool done = [] {
         struct sigaction old {};
         if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL &&
             !(old.sa_flags & SA_SIGINFO))
             ::signal(SIGPIPE, SIG_IGN);
-    });
+        return true;
+    }();
+    (void)done;
 }
 
 long send_with_handles(int socket, std::span<const std::byte> data, std::span<const int> handles) {

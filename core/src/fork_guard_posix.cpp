@@ -39,7 +39,8 @@ std::atomic<unsigned> generation{0};
 // be held: nothing to take, and after the fork nothing to release or renew,
 // which spares the parent and the child a page each.
 void prepare() {
-    forking = __libc_single_threaded ? nullptr : guarded.load(std::memory_order_acquire);
+    Guarded* list = __libc_single_threaded ? nullptr : guarded.load(std::memory_order_acquire);
+    if (forking != list) forking = list;  // no write when unchanged: a page less to copy
     for (auto* g = forking; g != nullptr; g = g->next) g->lock(g->mutex);
 }
 

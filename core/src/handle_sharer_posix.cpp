@@ -132,11 +132,12 @@ class Sharer {
     // Registers the exit and fork hooks, once; not under mutex_ (the exit
     // hooks' own mutex is taken before a fork, so no order between the two).
     static void register_hooks() {
-        static std::once_flag once;
-        std::call_once(once, [] {
+        static const bool done = [] {
             plugin::at_process_exit([] { instance().stop(); });
             ::pthread_atfork([] { instance().join_if_finishing(); }, nullptr, nullptr);
-        });
+            return true;
+        }();
+        (void)done;
     }
 
     // Joins a thread that has decided to end (the caller holds mutex_).

@@ -35,7 +35,6 @@ namespace {
 
 std::atomic<int> process_counter{0};
 Process* parent = nullptr;
-std::once_flag exit_handler_once;
 
 void at_normal_exit() {
     if (current == nullptr) exit_function();
@@ -64,8 +63,11 @@ std::string describe(const std::exception& e) {
     return *hooks;
 }
 
+// Once per program: a function-local static rather than std::call_once, which
+// writes thread-local variables (a page) on every call, that is every start().
 void ensure_exit_handler() {
-    std::call_once(exit_handler_once, [] { std::atexit(at_normal_exit); });
+    static const bool registered = (std::atexit(at_normal_exit), true);
+    (void)registered;
 }
 
 [[gnu::hot]] void exit_function() {
@@ -86,6 +88,11 @@ void ensure_exit_handler() {
     for (auto hook : exit_hooks()) hook();
 }
 
+std::shared_ptr<const std::vector<std::byte>> shared_authkey(std::vector<std::byte> key) {
+    return std::allocate_shared<const std::vector<std::byte>>(
+        RecordAllocator<const std::vector<std::byte>>(), std::move(key));
+}
+
 Process* ProcessAccess::make_parent(std::string name, int pid) {
     return new Process(Process::ParentTag{}, std::move(name), pid);
 }
@@ -94,7 +101,7 @@ Process* ProcessAccess::make_with_state(std::shared_ptr<ProcessState> state) {
     return new Process(Process::DetachedTag{}, std::move(state));
 }
 
-const std::vector<int>& ProcessAccess::identity(const Process& p) {
+const Identity& ProcessAccess::identity(const Process& p) {
     return p.state_->identity;
 }
 
@@ -102,11 +109,11 @@ Process* make_exec_child(std::string name, std::vector<int> identity, bool daemo
                          std::vector<std::byte> authkey, std::unique_ptr<Target> target) {
     // Made directly, not through Process(ProcessOptions), which would make
     // the main process's record (and its random authkey) only to copy it.
-    auto state = std::make_shared<ProcessState>();
+    auto state = std::allocate_shared<ProcessState>(RecordAllocator<ProcessState>());
     state->name = std::move(name);
     state->daemon = daemon;
-    state->identity = std::move(identity);
-    state->authkey = std::move(authkey);
+    state->identity.assign(identity.begin(), identity.end());
+    state->authkey = shared_authkey(std::move(authkey));
     state->parent_pid = current_pid();
     auto* p = ProcessAccess::make_with_state(std::move(state));
     if (target) ProcessAccess::set_target(*p, std::move(target));
@@ -201,32 +208,47 @@ struct ForkLaunch {
     return detail::bootstrap_run(*l->self);
 }
 
-std::string identity_text(const std::vector<int>& id) {
-    return fmt::format("{}", fmt::join(id, ":"));
+// "1:2:3", built without fmt: start() names the process with it, and fmt's
+// buffer would reach a stack page that nothing else there touches.
+std::string identity_text(const detail::Identity& id) {
+    std::string out;
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        if (i) out += ':';
+        out += std::to_string(id[i]);
+    }
+    return out;
 }
 
 }  // namespace
 
 Process::Process() : Process(ProcessOptions{}) {}
 
-Process::Process(ProcessOptions options) : state_(std::make_shared<ProcessState>()) {
+namespace {
+
+std::shared_ptr<ProcessState> new_record() {
+    return std::allocate_shared<ProcessState>(detail::RecordAllocator<ProcessState>());
+}
+
+}  // namespace
+
+Process::Process(ProcessOptions options) : state_(new_record()) {
     Process& cur = current_process();
     state_->identity = cur.state_->identity;
     state_->identity.push_back(++detail::process_counter);
     state_->name = std::move(options.name);
     state_->daemon = options.daemon.value_or(cur.daemon());
-    state_->authkey = cur.authkey();
+    state_->authkey = cur.state_->authkey;
     state_->parent_pid = detail::current_pid();
 }
 
-Process::Process(MainTag) : state_(std::make_shared<ProcessState>()) {
+Process::Process(MainTag) : state_(new_record()) {
     state_->kind = ProcessState::Kind::main;
     state_->name = "MainProcess";
-    state_->authkey = detail::random_authkey();
+    state_->authkey = detail::shared_authkey(detail::random_authkey());
     state_->parent_pid = 0;
 }
 
-Process::Process(ParentTag, std::string name, int pid) : state_(std::make_shared<ProcessState>()) {
+Process::Process(ParentTag, std::string name, int pid) : state_(new_record()) {
     state_->kind = ProcessState::Kind::parent;
     state_->name = std::move(name);
     state_->parent_pid = pid;  // for a parent record: the parent's own pid
@@ -312,7 +334,6 @@ void Process::start() {
     // no page for it, and the parent writes fewer after the fork.
     ProcessRegistry::add(*this);
     try {
-        detail::HandleSpaceHint hint(s.handle_space);
         s.handle = s.backend->start(req);
     } catch (...) {
         ProcessRegistry::discard(s);
@@ -419,12 +440,13 @@ std::optional<int> Process::exitcode() {
 
 const std::vector<std::byte>& Process::authkey() const {
     if (!state_) throw ValueError("process object was moved from");
-    return state_->authkey;
+    static const std::vector<std::byte> none;
+    return state_->authkey ? *state_->authkey : none;
 }
 
 void Process::set_authkey(std::vector<std::byte> key) {
     if (!state_) throw ValueError("process object was moved from");
-    state_->authkey = std::move(key);
+    state_->authkey = detail::shared_authkey(std::move(key));
 }
 
 Sentinel Process::sentinel() const {

@@ -11,35 +11,27 @@
 #include <mproc/plugin/backend.hpp>
 #include <mproc/process.hpp>
 
+#include "record_pool.hpp"
+
 namespace mproc::detail {
 
-/// Room for the start method's ProcessHandle inside the process record (see
-/// plugin::ProcessHandle::operator new).
-struct HandleSpace {
-    static constexpr std::size_t size = 192;
-    alignas(std::max_align_t) std::byte bytes[size];
-};
+/// The N1:N2:... numbering of a process.
+using Identity = std::vector<int, RecordAllocator<int>>;
 
-/// While alive, the next ProcessHandle this thread makes is placed in space
-/// if it fits (handle_space.cpp).
-class HandleSpaceHint {
-  public:
-    explicit HandleSpaceHint(HandleSpace& space);
-    ~HandleSpaceHint();
-    HandleSpaceHint(const HandleSpaceHint&) = delete;
-    HandleSpaceHint& operator=(const HandleSpaceHint&) = delete;
-};
+/// A key shared by the records that use it.
+std::shared_ptr<const std::vector<std::byte>> shared_authkey(std::vector<std::byte> key);
 
 struct ProcessState {
     enum class Kind { child, main, parent };
     Kind kind = Kind::child;
     std::string name;  // empty until given or fixed at start()
     bool daemon = false;
-    std::vector<int> identity;  // the N1:N2:... numbering
-    std::vector<std::byte> authkey;
+    Identity identity;  // the N1:N2:... numbering
+    // Shared with the processes made from this one (never modified: a new
+    // key replaces it), so that making a process copies no key.
+    std::shared_ptr<const std::vector<std::byte>> authkey;
     int parent_pid = 0;  // the process that created this object
     plugin::ContextBackend* backend = nullptr;
-    HandleSpace handle_space;                       // before handle: outlives it
     std::unique_ptr<plugin::ProcessHandle> handle;  // set by start()
     bool closed = false;
     int sentinel_fd = -1;  // parent kind only: lazily opened pidfd of the parent
@@ -60,7 +52,7 @@ struct ProcessState {
 struct ProcessAccess {
     static Process* make_parent(std::string name, int pid);
     static Process* make_with_state(std::shared_ptr<ProcessState> state);
-    static const std::vector<int>& identity(const Process& p);
+    static const Identity& identity(const Process& p);
     static ProcessState* state(Process& p) { return p.state_.get(); }
     static void set_target(Process& p, std::unique_ptr<Target> t) { p.set_target(std::move(t)); }
 };

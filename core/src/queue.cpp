@@ -602,8 +602,8 @@ void join_ended_feeders(Feeders& f) {
 }
 
 void remember_feeder(const std::shared_ptr<QueueCore::Local>& l) {
-    static std::once_flag once;
-    std::call_once(once, [] { plugin::at_process_exit(&join_feeders_at_exit); });
+    static const bool registered = (plugin::at_process_exit(&join_feeders_at_exit), true);
+    (void)registered;
     auto& f = feeders();
     std::lock_guard lock(f.mutex);
     join_ended_feeders(f);

@@ -58,6 +58,10 @@ struct ExecTarget {
 class Target {
   public:
     virtual ~Target();
+    /// Targets come from libmproc's pool of process records (see
+    /// plugin::ProcessHandle).
+    static void* operator new(std::size_t size);
+    static void operator delete(void* p);
     /// Calls the target with its arguments.
     virtual void invoke() = 0;
     /// For exec-based start methods: the function, its trampoline and its

@@ -116,10 +116,9 @@ class SemaphoreImpl {
 class ProcessHandle {
   public:
     virtual ~ProcessHandle();
-    /// Handles are placed by libmproc inside the record of the process they
-    /// belong to when they fit (else on the heap): what a fork parent writes
-    /// right after the fork, the handle and the record, is then one page, and
-    /// each page a parent writes while its new child runs costs a copy.
+    /// Handles come from libmproc's pool of process records (the heap for
+    /// large ones): a fork parent that starts and joins a process then
+    /// writes one page besides its stack (see core/src/record_pool.hpp).
     static void* operator new(std::size_t size);
     static void operator delete(void* p);
     /// The child's process id.
