@@ -18,6 +18,10 @@
 #include <mproc/plugin/fd_connection.hpp>
 
 extern char** environ;
+// glibc's clone under its own name: ThreadSanitizer intercepts clone() and,
+// for a clone that shares memory, would run its fork bookkeeping in the
+// child on the parent's own sanitizer state.
+extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
 
 namespace mproc::posix {
 
@@ -134,8 +138,8 @@ pid_t spawn_program(const std::vector<std::string>& extra_args, std::span<const 
     pid_t pid;
     {
         AllSignalsBlocked blocked;
-        pid = ::clone(exec_child, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD,
-                      &plan);
+        pid = ::__clone(exec_child, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD,
+                        &plan);
     }
     if (pid < 0) fail(errno, "clone");
     if (plan.error != 0) {  // the child has exited with 127
