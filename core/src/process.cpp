@@ -33,7 +33,6 @@ Process* current = nullptr;
 
 namespace {
 
-std::atomic<int> process_counter{0};
 Process* parent = nullptr;
 
 void at_normal_exit() {
@@ -132,7 +131,6 @@ int parent_pid_ = 0;
 int parent_sentinel_ = -1;
 
 [[gnu::hot]] void become(Process& self, std::string_view name, int pid, int sentinel) {
-    process_counter = 0;
     ProcessRegistry::reset_in_child();
     parent = nullptr;  // a grandparent's record, if any, is leaked
     parent_name = name;
@@ -234,7 +232,7 @@ std::shared_ptr<ProcessState> new_record() {
 Process::Process(ProcessOptions options) : state_(new_record()) {
     Process& cur = current_process();
     state_->identity = cur.state_->identity;
-    state_->identity.push_back(++detail::process_counter);
+    state_->identity.push_back(ProcessRegistry::next_number());
     state_->name = std::move(options.name);
     state_->daemon = options.daemon.value_or(cur.daemon());
     state_->authkey = cur.state_->authkey;

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <new>
 
+#include "record_pool.hpp"
+
 namespace mproc {
 
 namespace {
@@ -12,6 +14,7 @@ using detail::ProcessState;
 
 struct Registry {
     std::mutex mutex;
+    int counter = 0;                // the last process number given (under mutex)
     ProcessState* first = nullptr;  // started children, oldest first
     ProcessState* last = nullptr;
     // Objects that keep a running child whose Process object was destroyed.
@@ -35,11 +38,10 @@ struct Registry {
     bool lists(const ProcessState& s) const { return s.registry == this; }
 };
 
-// Never destroyed (used until the very end of exit), and in static storage:
-// a fork parent writes this page after every fork anyway (the process
-// counter), so the registry costs it no page of its own.
-alignas(Registry) unsigned char registry_storage[sizeof(Registry)];
-Registry* registry_ = new (registry_storage) Registry();
+// Never destroyed (used until the very end of exit), and in the record pool:
+// a fork parent that starts and joins a process writes the pool's page
+// anyway (the records), so the registry costs it no page of its own.
+Registry* registry_ = new (detail::record_allocate(sizeof(Registry))) Registry();
 // Set in a new child: the registry holds the parent's children. Replaced on
 // first write only, so a child that starts no process writes no page for it
 // (each page a fork child writes is copied). The parent's children stay
@@ -49,13 +51,19 @@ bool inherited = false;
 Registry* fresh() {
     if (inherited) {
         for (auto& p : registry_->detached) (void)p.release();  // the parent's, not ours
-        registry_ = new Registry();
+        registry_ = new (detail::record_allocate(sizeof(Registry))) Registry();
         inherited = false;
     }
     return registry_;
 }
 
 }  // namespace
+
+int ProcessRegistry::next_number() {
+    auto* registry = fresh();
+    std::lock_guard lock(registry->mutex);
+    return ++registry->counter;
+}
 
 void ProcessRegistry::add(Process& p) {
     auto* registry = fresh();

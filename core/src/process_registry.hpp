@@ -25,6 +25,9 @@ class ProcessRegistry {
     static std::vector<Process*> active();
     /// In a new child: the parent's children are not ours.
     static void reset_in_child();
+    /// The next process number in this process (1, 2, ...; anew in a child),
+    /// Python's _process_counter.
+    static int next_number();
 };
 
 }  // namespace mproc
