@@ -2,8 +2,9 @@
 // mutex is taken before fork() (pthread_atfork prepare, in creation order),
 // released after it in the parent and made anew in the child (a recursive
 // mutex cannot be unlocked there: its owner was the parent's thread), so the
-// child's only thread finds them free and the data they guard whole. Never
-// hold one while calling fork().
+// child's only thread finds them free and the data they guard whole. A fork
+// from a single-threaded process skips all three: no other thread can hold
+// one. Never hold one while calling fork().
 #pragma once
 
 #include <mutex>

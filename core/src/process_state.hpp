@@ -99,7 +99,7 @@ int open_parent_sentinel(int parent_pid);
 bool sentinel_ready(int fd, Timeout timeout);
 /// Closes a descriptor.
 void close_handle(int fd);
-/// 32 random bytes from OpenSSL.
+/// 32 random bytes (getrandom, as Python's os.urandom).
 std::vector<std::byte> random_authkey();
 
 }  // namespace mproc::detail
