@@ -1,6 +1,7 @@
 #include "process_registry.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <new>
 
@@ -14,7 +15,7 @@ using detail::ProcessState;
 
 struct Registry {
     std::mutex mutex;
-    int counter = 0;                // the last process number given (under mutex)
+    std::atomic<int> counter{0};    // the last process number given
     ProcessState* first = nullptr;  // started children, oldest first
     ProcessState* last = nullptr;
     // Objects that keep a running child whose Process object was destroyed.
@@ -60,9 +61,7 @@ Registry* fresh() {
 }  // namespace
 
 int ProcessRegistry::next_number() {
-    auto* registry = fresh();
-    std::lock_guard lock(registry->mutex);
-    return ++registry->counter;
+    return ++fresh()->counter;
 }
 
 void ProcessRegistry::add(Process& p) {

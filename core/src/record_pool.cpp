@@ -1,6 +1,6 @@
-// The process record pool (see record_pool.hpp): fixed slots in a static
-// arena, a free list, a mutex (guarded across fork) on the arena's first
-// page. A fork child has its own copy, like the rest of its memory.
+// The process record pool (see record_pool.hpp): fixed slots in an arena
+// allocated once, a free list, a mutex (guarded across fork) on the arena's
+// first page. A fork child has its own copy, like the rest of its memory.
 #include "record_pool.hpp"
 
 #include <cstdint>

@@ -1,14 +1,15 @@
 // The process record pool (internal to core): small blocks for what starting
 // and joining a process allocates (the record, its target, the start
-// method's handle, a shared authkey), taken from one static, page-aligned
-// arena instead of the heap.
+// method's handle, a shared authkey, the registry), taken from one
+// page-aligned arena, allocated once, instead of the heap.
 //
 // Why: a fork parent pays a page fault for every page it writes while its
 // child lives (a copy, tens of microseconds on some virtual machines) or
 // after (a smaller one), and fork write-protects each written page again.
 // With the heap, a start+join writes malloc's bookkeeping, errno (free()
 // saves it), and the pages of half a dozen small blocks; with the pool it
-// writes one page (for the first sixteen processes alive at once).
+// writes one page (a page holds fifteen slots, a process takes three or
+// four: while a few processes are alive at once).
 #pragma once
 
 #include <cstddef>
