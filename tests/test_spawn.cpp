@@ -12,7 +12,7 @@
 
 #include <mproc/plugin/backend.hpp>
 
-#include "../core/src/function_locator.hpp"
+#include "../core/src/process/function_locator.hpp"
 #include "support.hpp"
 
 namespace mp = mproc;

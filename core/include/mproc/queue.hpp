@@ -31,61 +31,12 @@
 
 #include <mproc/codec.hpp>
 #include <mproc/context.hpp>
+#include <mproc/detail/queue_core.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/serializer.hpp>
 #include <mproc/timeout.hpp>
 
 namespace mproc {
-
-namespace detail {
-
-/// The untyped queue: messages as bytes. Shared by the typed queues.
-class QueueCore {
-  public:
-    /// A queue of at most maxsize items (<= 0: unbounded) made by ctx.
-    QueueCore(const Context& ctx, int maxsize);
-    ~QueueCore();
-    QueueCore(const QueueCore&) = delete;
-    QueueCore& operator=(const QueueCore&) = delete;
-
-    void put(std::span<const std::byte> message, bool block, Timeout timeout);
-    /// The next message, valid until this thread's next get.
-    std::span<const std::byte> get(bool block, Timeout timeout);
-    int qsize() const;
-    bool empty() const;
-    bool full() const;
-    void close();
-    void join_thread();
-    void cancel_join_thread();
-
-    // JoinableQueue.
-    void task_done();
-    void join();
-    void enable_tasks();
-
-    struct Shared;
-    struct Local;
-    explicit QueueCore(std::shared_ptr<Shared> shared);
-    static void encode(Encoder& e, const std::shared_ptr<QueueCore>& q);
-    static std::shared_ptr<QueueCore> decode(Decoder& d);
-
-  private:
-    Local& local() const;
-    std::shared_ptr<Shared> shared_;
-    mutable std::shared_ptr<Local> local_;            // this process's
-    mutable std::atomic<Local*> local_ptr_{nullptr};  // local_, read without a lock
-};
-
-/// This thread's encoder and decoder of the default serializer (reused).
-Encoder& thread_encoder();
-Decoder& thread_decoder(std::span<const std::byte> message);
-
-template <class T>
-T decode_message(std::span<const std::byte> message) {
-    return mproc::decode<T>(thread_decoder(message));
-}
-
-}  // namespace detail
 
 /// A FIFO queue for processes and threads (Python: multiprocessing.Queue).
 template <class T>

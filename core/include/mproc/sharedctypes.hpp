@@ -30,6 +30,7 @@
 #include <vector>
 
 #include <mproc/context.hpp>
+#include <mproc/detail/synchronized.hpp>
 #include <mproc/lock.hpp>
 #include <mproc/shared_block.hpp>
 
@@ -88,7 +89,6 @@ concept SharedType = std::is_trivially_copyable_v<T> && std::is_default_construc
 
 namespace detail {
 
-class Synchronized;
 template <SharedType T>
 class SharedArrayBase;
 
@@ -245,38 +245,6 @@ template <char C>
 RawArray(typecode_t<C>, std::size_t) -> RawArray<typename typecode_t<C>::type>;
 template <char C, class E>
 RawArray(typecode_t<C>, std::initializer_list<E>) -> RawArray<typename typecode_t<C>::type>;
-
-namespace detail {
-/// The lock part of Value and Array.
-class Synchronized {
-  public:
-    /// The lock (throws ValueError if made with lock = false).
-    SemLock& get_lock() const;
-    /// Takes and releases the lock (no-ops without one).
-    void acquire() const {
-        if (lock_) lock_->acquire();
-    }
-    void release() const {
-        if (lock_) lock_->release();
-    }
-    bool has_lock() const noexcept { return lock_.has_value(); }
-    const std::optional<SemLock>& lock_object() const noexcept { return lock_; }
-
-  protected:
-    Synchronized() = default;
-    explicit Synchronized(std::optional<SemLock> lock) : lock_(std::move(lock)) {}
-    mutable std::optional<SemLock> lock_;
-};
-
-/// Holds the lock of a Synchronized for a scope.
-struct Held {
-    explicit Held(const Synchronized& s) : s_(s) { s_.acquire(); }
-    ~Held() { s_.release(); }
-    Held(const Held&) = delete;
-    Held& operator=(const Held&) = delete;
-    const Synchronized& s_;
-};
-}  // namespace detail
 
 /// One T in shared memory whose reads and writes take its lock (Python:
 /// Value, a synchronized wrapper).

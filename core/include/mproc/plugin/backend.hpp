@@ -118,7 +118,7 @@ class ProcessHandle {
     virtual ~ProcessHandle();
     /// Handles come from libmproc's pool of process records (the heap for
     /// large ones): a fork parent that starts and joins a process then
-    /// writes one page besides its stack (see core/src/record_pool.hpp).
+    /// writes one page besides its stack (see core/src/base/record_pool.hpp).
     static void* operator new(std::size_t size);
     static void operator delete(void* p);
     /// The child's process id.

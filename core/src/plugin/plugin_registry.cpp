@@ -1,0 +1,267 @@
+// Plugin discovery and validation on Boost.DLL. Plugins stay loaded for the
+// life of the program: objects they made may live until exit.
+#include "plugin/plugin_registry.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include <mproc/errors.hpp>
+
+#include "base/environment.hpp"
+#include "base/fork_guard.hpp"
+
+namespace mproc::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+ForkGuarded<std::recursive_mutex> registry_mutex;
+
+std::map<std::pair<plugin::PluginKind, std::string>, LoadedPlugin>& loaded_plugins() {
+    static auto* m = new std::map<std::pair<plugin::PluginKind, std::string>, LoadedPlugin>();
+    return *m;
+}
+
+std::vector<fs::path>& user_dirs() {
+    static auto* v = new std::vector<fs::path>();
+    return *v;
+}
+
+void append_path_list(std::vector<fs::path>& out, const std::string& list) {
+    std::stringstream ss(list);
+    std::string item;
+    while (std::getline(ss, item, ':'))
+        if (!item.empty()) out.emplace_back(item);
+}
+
+// True when libmproc itself was loaded from this project's build tree: then
+// the freshly built plugins next to it are the right ones.
+bool running_from_build_tree(const fs::path& libdir) {
+    std::error_code ec;
+    auto root = fs::weakly_canonical(MPROC_BUILD_ROOT, ec);
+    if (ec) return false;
+    auto dir = fs::weakly_canonical(libdir, ec);
+    if (ec) return false;
+    auto [r, d] = std::mismatch(root.begin(), root.end(), dir.begin(), dir.end());
+    return r == root.end();
+}
+
+std::string kind_name(plugin::PluginKind kind) {
+    return kind == plugin::PluginKind::start_method ? "start method" : "serializer";
+}
+
+// Loads and validates one candidate; on refusal returns nullopt and says why.
+std::optional<LoadedPlugin> try_load(const fs::path& file, plugin::PluginKind kind,
+                                     std::string_view name, std::string& why) {
+    auto lib = std::make_unique<boost::dll::shared_library>();
+    boost::dll::fs::error_code ec;
+    lib->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+    if (ec) {
+        why = "cannot be loaded: " + ec.message();
+        return std::nullopt;
+    }
+    if (!lib->has("mproc_plugin_entry")) {
+        why = "has no mproc_plugin_entry symbol (not an mproc plugin)";
+        return std::nullopt;
+    }
+    auto& entry = lib->get_alias<plugin::EntryFunction>("mproc_plugin_entry");
+    const plugin::PluginInfo* info = entry();
+    if (info == nullptr) {
+        why = "mproc_plugin_entry returned no descriptor";
+        return std::nullopt;
+    }
+    if (info->abi_version != plugin::abi_version) {
+        why = fmt::format("has plugin ABI version {}, this libmproc expects {}", info->abi_version,
+                          plugin::abi_version);
+        return std::nullopt;
+    }
+    if (std::string_view(info->toolchain) != MPROC_TOOLCHAIN_TAG) {
+        why = fmt::format("was built with toolchain '{}', this libmproc with '{}'", info->toolchain,
+                          MPROC_TOOLCHAIN_TAG);
+        return std::nullopt;
+    }
+    if (info->kind != kind) {
+        why = fmt::format("is not a {} plugin", kind_name(kind));
+        return std::nullopt;
+    }
+    if (std::string_view(info->name) != name) {
+        why = fmt::format("declares the name '{}' but its file name says '{}'", info->name, name);
+        return std::nullopt;
+    }
+    if (info->factory == nullptr) {
+        why = "has no factory";
+        return std::nullopt;
+    }
+    void* instance = info->factory();
+    if (instance == nullptr) {
+        why = "its factory returned nothing";
+        return std::nullopt;
+    }
+    // Never unloaded: objects the plugin made may live until exit.
+    static auto* resident = new std::vector<std::unique_ptr<boost::dll::shared_library>>();
+    resident->push_back(std::move(lib));
+    return LoadedPlugin{file, info, instance};
+}
+
+// Candidate names of a kind found on the search path, in order.
+std::vector<std::string> candidate_names(plugin::PluginKind kind) {
+    std::vector<std::string> names;
+    auto prefix = plugin_file_prefix(kind);
+    auto suffix = plugin_file_suffix();
+    for (const auto& dir : plugin_search_path()) {
+        std::error_code ec;
+        std::vector<std::string> here;
+        for (const auto& e : fs::directory_iterator(dir, ec)) {
+            auto f = e.path().filename().string();
+            if (f.size() > prefix.size() + suffix.size() && f.starts_with(prefix) &&
+                f.ends_with(suffix))
+                here.push_back(f.substr(prefix.size(), f.size() - prefix.size() - suffix.size()));
+        }
+        std::sort(here.begin(), here.end());
+        for (auto& n : here)
+            if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
+    return names;
+}
+
+}  // namespace
+
+std::string_view plugin_file_prefix(plugin::PluginKind kind) {
+    return kind == plugin::PluginKind::start_method ? "mproc-backend-" : "mproc-serializer-";
+}
+
+std::string_view plugin_file_suffix() {
+    static const std::string s = boost::dll::shared_library::suffix().string();
+    return s;
+}
+
+void add_user_plugin_directory(const fs::path& dir) {
+    std::lock_guard lock(registry_mutex);
+    user_dirs().insert(user_dirs().begin(), dir);
+}
+
+std::vector<fs::path> loaded_plugin_directories() {
+    std::lock_guard lock(registry_mutex);
+    std::vector<fs::path> dirs;
+    for (const auto& [key, p] : loaded_plugins()) {
+        auto dir = p.file.parent_path();
+        if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+    }
+    return dirs;
+}
+
+std::vector<fs::path> user_plugin_directories() {
+    std::lock_guard lock(registry_mutex);
+    return user_dirs();
+}
+
+namespace {
+
+// The directories named by the program and MPROC_PLUGIN_PATH, in order.
+std::vector<fs::path> named_directories() {
+    std::vector<fs::path> dirs;
+    {
+        std::lock_guard lock(registry_mutex);
+        dirs = user_dirs();
+    }
+    if (auto p = env::plugin_path()) append_path_list(dirs, *p);
+    return dirs;
+}
+
+// The directories searched after those: MPROC_PLUGIN_SYSTEM_PATH, or the
+// build tree's (when libmproc runs from it), the program's and libmproc's.
+std::vector<fs::path> default_directories() {
+    std::vector<fs::path> dirs;
+    if (auto sys = env::plugin_system_path()) {
+        append_path_list(dirs, *sys);
+        return dirs;
+    }
+    boost::dll::fs::error_code ec;
+    fs::path libdir = boost::dll::this_line_location(ec).parent_path();
+    if (!ec && running_from_build_tree(libdir)) append_path_list(dirs, MPROC_BUILD_PLUGIN_DIRS);
+    fs::path exe = boost::dll::program_location(ec);
+    if (!ec) dirs.push_back(exe.parent_path() / "mproc-plugins");
+    if (!libdir.empty()) dirs.push_back(libdir / "mproc" / "plugins");
+    dirs.emplace_back(MPROC_PLUGIN_INSTALL_DIR);
+    return dirs;
+}
+
+}  // namespace
+
+std::vector<fs::path> plugin_search_path() {
+    auto dirs = named_directories();
+    for (auto& d : default_directories()) dirs.push_back(std::move(d));
+    return dirs;
+}
+
+namespace {
+
+// The plugin of this kind and name if one loads; records why candidates were
+// refused. The caller holds registry_mutex.
+const LoadedPlugin* find_and_load(plugin::PluginKind kind, std::string_view name,
+                                  std::vector<std::string>& refusals) {
+    auto key = std::make_pair(kind, std::string(name));
+    if (auto it = loaded_plugins().find(key); it != loaded_plugins().end()) return &it->second;
+    if (name.empty() || name.find('/') != std::string_view::npos) return nullptr;
+    auto file_name = std::string(plugin_file_prefix(kind)) + std::string(name) +
+                     std::string(plugin_file_suffix());
+    // The named directories first, and the default ones only if needed: a
+    // spawned child, told where its parent's plugins are, then looks nowhere
+    // else (each place looked at costs system calls).
+    auto try_in = [&](const std::vector<fs::path>& dirs) -> const LoadedPlugin* {
+        for (const auto& dir : dirs) {
+            auto file = dir / file_name;
+            std::error_code ec;
+            if (!fs::exists(file, ec)) continue;
+            std::string why;
+            if (auto p = try_load(file, kind, name, why))
+                return &loaded_plugins().emplace(key, *p).first->second;
+            refusals.push_back(fmt::format("{} {}", file.string(), why));
+        }
+        return nullptr;
+    };
+    if (auto* p = try_in(named_directories())) return p;
+    if (auto* p = try_in(default_directories())) return p;
+    return nullptr;
+}
+
+}  // namespace
+
+const LoadedPlugin& load_plugin(plugin::PluginKind kind, std::string_view name) {
+    std::lock_guard lock(registry_mutex);
+    std::vector<std::string> refusals;
+    if (auto* p = find_and_load(kind, name, refusals)) return *p;
+    auto available = loadable_plugins(kind);
+    std::string msg = fmt::format(
+        "no {} named '{}' could be loaded; available: {}", kind_name(kind), name,
+        available.empty() ? std::string("none") : fmt::format("{}", fmt::join(available, ", ")));
+    for (const auto& r : refusals) msg += "; refused: " + r;
+    if (refusals.empty()) {
+        std::vector<std::string> dirs;
+        for (const auto& d : plugin_search_path()) dirs.push_back(d.string());
+        msg += fmt::format("; no file {}{}{} on the plugin path ({})", plugin_file_prefix(kind),
+                           name, plugin_file_suffix(), fmt::join(dirs, ":"));
+    }
+    throw PluginError(msg);
+}
+
+std::vector<std::string> loadable_plugins(plugin::PluginKind kind) {
+    std::lock_guard lock(registry_mutex);
+    std::vector<std::string> out;
+    for (const auto& n : candidate_names(kind)) {
+        std::vector<std::string> ignored;
+        if (find_and_load(kind, n, ignored)) out.push_back(n);
+    }
+    return out;
+}
+
+}  // namespace mproc::detail

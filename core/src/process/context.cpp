@@ -1,0 +1,114 @@
+// Contexts: the default start method and the per-method backends.
+#include <mproc/context.hpp>
+
+#include <mutex>
+
+#include <mproc/plugin/abi.hpp>
+#include <mproc/plugin/backend.hpp>
+
+#include "base/environment.hpp"
+#include "process/exec_child.hpp"
+#include "base/fork_guard.hpp"
+#include "plugin/plugin_registry.hpp"
+
+namespace mproc {
+
+namespace plugin {
+ContextBackend::~ContextBackend() = default;
+ProcessHandle::~ProcessHandle() = default;
+ConnectionImpl::~ConnectionImpl() = default;
+}  // namespace plugin
+
+namespace {
+
+detail::ForkGuardedMutex default_mutex;
+std::optional<std::string> actual_default;  // set once the default is fixed
+
+std::string platform_default() {
+    // Python's default on Linux (up to 3.13) is fork.
+    return env::start_method().value_or("fork");
+}
+
+}  // namespace
+
+std::string_view Context::get_start_method() const {
+    return backend_->name();
+}
+
+std::pair<Connection, Connection> Context::Pipe(bool duplex) const {
+    auto [a, b] = backend_->make_pipe(duplex);
+    return {Connection(std::move(a), true, duplex), Connection(std::move(b), duplex, true)};
+}
+
+std::pair<Connection, Connection> Pipe(bool duplex) {
+    return get_context().Pipe(duplex);
+}
+
+Context get_context(std::optional<std::string_view> method) {
+    detail::check_bootstrapped();
+    if (!method) return get_context(*get_start_method(false));
+    auto& p = detail::load_plugin(plugin::PluginKind::start_method, *method);
+    return Context(*static_cast<plugin::ContextBackend*>(p.instance));
+}
+
+void set_start_method(std::string_view method, bool force) {
+    std::unique_lock lock(default_mutex);
+    if (actual_default && !force) throw ValueError("context has already been set");
+    lock.unlock();
+    get_context(method);  // loads it, or throws naming what is available
+    lock.lock();
+    actual_default = std::string(method);
+}
+
+void detail::set_default_start_method(std::string name) {
+    std::lock_guard lock(default_mutex);
+    actual_default = std::move(name);
+}
+
+std::optional<std::string> get_start_method(bool allow_none) {
+    std::lock_guard lock(default_mutex);
+    if (!actual_default) {
+        if (allow_none) return std::nullopt;
+        actual_default = platform_default();
+    }
+    return actual_default;
+}
+
+std::vector<std::string> get_all_start_methods() {
+    auto names = detail::loadable_plugins(plugin::PluginKind::start_method);
+    std::string def;
+    {
+        std::lock_guard lock(default_mutex);
+        def = actual_default.value_or(platform_default());
+    }
+    auto it = std::find(names.begin(), names.end(), def);
+    if (it != names.end()) std::rotate(names.begin(), it, it + 1);
+    return names;
+}
+
+namespace {
+std::vector<std::string>& preload_list() {
+    static auto* v = new std::vector<std::string>();
+    return *v;
+}
+}  // namespace
+
+void set_forkserver_preload(std::vector<std::string> libraries) {
+    std::lock_guard lock(default_mutex);
+    preload_list() = std::move(libraries);
+}
+
+std::vector<std::string> get_forkserver_preload() {
+    std::lock_guard lock(default_mutex);
+    return preload_list();
+}
+
+void add_plugin_directory(const std::filesystem::path& dir) {
+    detail::add_user_plugin_directory(dir);
+}
+
+std::vector<std::filesystem::path> plugin_directories() {
+    return detail::plugin_search_path();
+}
+
+}  // namespace mproc

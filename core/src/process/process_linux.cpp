@@ -1,0 +1,127 @@
+// POSIX pieces of Process: pids, signals, streams, the parent's sentinel,
+// fork. Functions a fork child runs are [[gnu::hot]]: see fork_guard_linux.cpp.
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <stdio_ext.h>
+#include <cstdio>
+#include <ext/stdio_sync_filebuf.h>
+
+#include <atomic>
+#include <cerrno>
+#include <iostream>
+#include <system_error>
+
+#include <mproc/plugin/fork.hpp>
+#include <mproc/plugin/process_identity.hpp>
+#include <mproc/process.hpp>
+
+#include "base/poll_linux.hpp"
+#include "process/process_state.hpp"
+
+namespace mproc {
+
+int cpu_count() {
+    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? int(n) : 1;
+}
+
+namespace detail {
+
+namespace {
+
+// True if os keeps output of its own: iostreams synchronised with stdio (the
+// default) write straight through. The streambuf last seen synchronised is
+// remembered, so that a fork child (whose parent flushed before forking)
+// only compares pointers instead of running dynamic_cast's code.
+[[gnu::hot]] bool buffers_own_output(std::ostream& os, std::atomic<std::streambuf*>& synced) {
+    std::streambuf* b = os.rdbuf();
+    if (b == nullptr) return false;
+    if (b == synced.load(std::memory_order_relaxed)) return false;
+    if (dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(b) == nullptr) return true;
+    synced.store(b, std::memory_order_relaxed);
+    return false;
+}
+
+// __fpending, inline for glibc's narrow streams.
+[[gnu::hot]] bool has_pending_output(FILE* f) {
+#if defined(__GLIBC__)
+    if (f->_mode <= 0) return f->_IO_write_ptr > f->_IO_write_base;
+#endif
+    return __fpending(f) > 0;
+}
+
+}  // namespace
+
+// Flushes only what has output pending: every page a fork child writes is
+// copied, and fflush(NULL) would write to every FILE there is. As in Python,
+// the standard streams are flushed, not files the program opened.
+[[gnu::hot]] void flush_std_streams() {
+    static std::atomic<std::streambuf*> synced[3];
+    std::ostream* streams[3] = {&std::cout, &std::cerr, &std::clog};
+    for (int i = 0; i < 3; ++i)
+        if (buffers_own_output(*streams[i], synced[i])) streams[i]->flush();
+    for (FILE* f : {stdout, stderr})
+        if (has_pending_output(f)) std::fflush(f);
+}
+
+[[gnu::hot]] int current_pid() {
+    return plugin::this_process_id();
+}
+
+std::string signal_name(int sig) {
+    if (const char* abbrev = ::sigabbrev_np(sig)) return std::string("SIG") + abbrev;
+    return std::to_string(sig);
+}
+
+[[gnu::hot]] void redirect_stdin_to_devnull() {
+    // On the stack: a fork child would fault in a page of constants for it.
+    const char path[] = "/dev/null";
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (fd != 0) {
+        ::dup2(fd, 0);  // dup2 clears close-on-exec on the new descriptor
+        ::close(fd);
+    }
+}
+
+int open_parent_sentinel(int parent_pid) {
+    int fd = int(::syscall(SYS_pidfd_open, parent_pid, 0));
+    if (fd < 0) return -1;
+    // If the parent is still our parent now, the pidfd opened before it could
+    // have been reaped, so it refers to the right process.
+    if (::getppid() != parent_pid) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int open_own_sentinel() {
+    return int(::syscall(SYS_pidfd_open, ::getpid(), 0));
+}
+
+bool sentinel_ready(int fd, Timeout timeout) {
+    return poll_readable(fd, timeout);
+}
+
+void close_handle(int fd) {
+    if (fd >= 0) ::close(fd);
+}
+
+}  // namespace detail
+
+namespace plugin {
+
+[[gnu::hot]] pid_t fork_and_run(const LaunchRequest& req) {
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+    if (pid == 0) ::_exit(req.child_main(req.child_arg));
+    return pid;
+}
+
+}  // namespace plugin
+}  // namespace mproc
