@@ -1,12 +1,17 @@
 // The forkserver's own life: one server, restarted when killed, gone with
-// its program, preloading what it is told to.
+// its program, preloading what it is told to; its socket is in the abstract
+// namespace (nothing on disk) and serves only its own user.
 #include <dlfcn.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
+#include <cstddef>
+#include <cstring>
+#include <fstream>
 
 #include "support.hpp"
 
@@ -17,16 +22,57 @@ namespace {
 
 struct Server {
     int pid = -1;
-    std::string dir;
+    std::string socket;  // its name in the abstract namespace, without the '@'
 };
+
+// The abstract socket names that begin with prefix (from /proc/net/unix,
+// where they are shown with a leading '@').
+std::vector<std::string> abstract_sockets(const std::string& prefix) {
+    std::vector<std::string> out;
+    std::ifstream in("/proc/net/unix");
+    std::string line;
+    while (std::getline(in, line)) {
+        auto at = line.find(" @" + prefix);
+        if (at != std::string::npos) out.push_back(line.substr(at + 2));
+    }
+    return out;
+}
 
 // The forkserver started by this process, found among its children.
 Server find_server() {
     for (const auto& c : mp::test::children())
-        if (c.state != 'Z' && c.args.size() >= 5 && c.args[1] == "--mproc-helper" &&
-            c.args[2] == "forkserver")
-            return {c.pid, c.args[4]};
+        if (c.state != 'Z' && c.args.size() >= 3 && c.args[1] == "--mproc-helper" &&
+            c.args[2] == "forkserver") {
+            // Its command line names no directory: nothing of it is on disk.
+            CHECK(c.args.size() == 3);
+            auto names = abstract_sockets("mproc-forkserver-" + std::to_string(::getpid()) + "-");
+            return {c.pid, names.empty() ? std::string() : names.front()};
+        }
     return {};
+}
+
+// Connects to an abstract socket as user nobody and sends a request header;
+// returns true if the server answered anything (it must not).
+void connect_as_another_user(mp::Connection c, std::string name) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+        c.send(std::string("cannot change user"));
+        return;
+    }
+    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    auto len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (::connect(s, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+        c.send(std::string("connect failed"));
+        return;
+    }
+    std::uint64_t header[2] = {0, 0};
+    (void)!::send(s, header, sizeof header, MSG_NOSIGNAL);
+    char reply[4];
+    ssize_t n = ::recv(s, reply, sizeof reply, 0);
+    ::close(s);
+    c.send(std::string(n > 0 ? "answered" : "refused"));
 }
 
 void noop() {}
@@ -36,7 +82,7 @@ void start_one_and_report_server(mp::Connection c, mp::Connection hold) {
     p.start();
     p.join();
     auto s = find_server();
-    c.send(std::tuple{s.pid, s.dir});
+    c.send(std::tuple{s.pid, s.socket});
     (void)hold.recv<int>();  // killed while waiting here
 }
 
@@ -73,9 +119,7 @@ TEST_CASE("a killed forkserver is restarted by the next start", "[forkserver]") 
     first.join();
     auto old = find_server();
     REQUIRE(old.pid > 0);
-    CHECK(std::filesystem::exists(old.dir));
-    CHECK((std::filesystem::status(old.dir).permissions() & std::filesystem::perms::all) ==
-          std::filesystem::perms::owner_all);
+    CHECK_FALSE(old.socket.empty());  // in the abstract namespace
     REQUIRE(::kill(old.pid, SIGKILL) == 0);
     auto p = ctx.Process(noop);
     p.start();
@@ -84,7 +128,33 @@ TEST_CASE("a killed forkserver is restarted by the next start", "[forkserver]") 
     auto now = find_server();
     CHECK(now.pid > 0);
     CHECK(now.pid != old.pid);
-    CHECK_FALSE(std::filesystem::exists(old.dir));  // the dead server's directory is removed
+    CHECK(now.socket != old.socket);
+    CHECK(abstract_sockets(old.socket).empty());  // went with the dead server
+}
+
+TEST_CASE("the forkserver serves only its own user", "[forkserver]") {
+    if (::geteuid() != 0) {
+        WARN("not root: cannot become another user to check the refusal");
+        return;
+    }
+    auto ctx = mp::get_context("forkserver");
+    auto first = ctx.Process(noop);
+    first.start();
+    first.join();
+    auto server = find_server();
+    REQUIRE_FALSE(server.socket.empty());
+    auto fork = mp::get_context("fork");
+    auto [r, w] = fork.Pipe(false);
+    auto p = fork.Process(connect_as_another_user, w, server.socket);
+    p.start();
+    w.close();
+    CHECK(r.recv<std::string>() == "refused");
+    p.join();
+    // And it still serves this user.
+    auto again = ctx.Process(noop);
+    again.start();
+    again.join();
+    CHECK(again.exitcode() == 0);
 }
 
 TEST_CASE("the forkserver ends with its program, even a SIGKILLed one", "[forkserver]") {
@@ -94,13 +164,14 @@ TEST_CASE("the forkserver ends with its program, even a SIGKILLed one", "[forkse
     auto p = fork.Process(start_one_and_report_server, w, hold_r);
     p.start();
     w.close();
-    auto [server, dir] = r.recv<std::tuple<int, std::string>>();
+    auto [server, socket] = r.recv<std::tuple<int, std::string>>();
     REQUIRE(server > 0);
+    REQUIRE_FALSE(socket.empty());
     p.kill();
     p.join();
     CHECK(p.exitcode() == -SIGKILL);
     CHECK(wait_gone(server));
-    CHECK_FALSE(std::filesystem::exists(dir));
+    CHECK(abstract_sockets(socket).empty());  // nothing left behind
 }
 
 TEST_CASE("set_forkserver_preload loads libraries in the server", "[forkserver]") {

@@ -12,11 +12,13 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -26,9 +28,16 @@
 namespace mproc::test {
 
 std::vector<std::string> start_methods() {
+    // The methods meson built (MPROC_TEST_START_METHODS), not what happens
+    // to load: a built plugin that does not load must fail the suite, not
+    // shrink it (main() loads each before any test runs).
     std::vector<std::string> out;
-    for (auto& m : mproc::get_all_start_methods())
-        if (m != "thirdparty") out.push_back(m);
+    std::string list = MPROC_TEST_START_METHODS;
+    for (std::size_t at = 0; at <= list.size();) {
+        auto comma = std::min(list.find(',', at), list.size());
+        if (comma > at) out.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+    }
     return out;
 }
 
@@ -177,7 +186,15 @@ int main(int argc, char** argv) {
     // Each start method's first shared object maps a 64 KiB segment that
     // small shared objects share from then on (one fd).
     for (const auto& m : mproc::test::start_methods()) {
-        auto ctx = mproc::get_context(m);
+        std::optional<mproc::Context> loaded;
+        try {
+            loaded = mproc::get_context(m);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "FAILED: start method '%s' was built but does not load: %s\n",
+                         m.c_str(), e.what());
+            return 1;
+        }
+        auto ctx = *loaded;
         auto p = ctx.Process(warm_up);
         p.start();
         p.join();

@@ -250,17 +250,6 @@ TEST_CASE("an end passed to a child takes what it read ahead along", "[pipe]") {
     CHECK(p.exitcode() == 0);
 }
 
-TEST_CASE("read-ahead can be turned off for an end shared by turns", "[pipe]") {
-    auto [a, b] = mp::Pipe();
-    b.impl()->set_read_ahead(false);
-    a.send(1);
-    a.send(2);
-    CHECK(b.recv<int>() == 1);
-    CHECK(b.impl()->buffered() == 0);
-    CHECK(mp::wait({mp::Waitable::from_handle(b.fileno())}, 0s).size() == 1);
-    CHECK(b.recv<int>() == 2);
-}
-
 namespace {
 
 // Receives a Connection over `control` and says hello through it.

@@ -277,7 +277,7 @@ TEST_CASE("names follow Process-N1:N2 and the class name", "[process]") {
         Worker wk(w);
         wk.set_context(ctx);
         CHECK_THAT(wk.name(), StartsWith("Worker-"));
-        if (ctx.backend().runs_closures()) {
+        if (ctx.backend().capabilities().has(mp::plugin::Capability::runs_closures)) {
             wk.start();
             w.close();
             CHECK(r.recv<std::string>() == wk.name());

@@ -73,7 +73,8 @@ void send_point_back(mp::Connection c, Point p, std::vector<double> v,
 
 TEST_CASE("an exec child holds only the descriptors it was given", "[spawn]") {
     FOR_EACH_START_METHOD(ctx);
-    if (ctx.backend().runs_closures()) return;  // a fork child shares everything
+    if (ctx.backend().capabilities().has(mp::plugin::Capability::runs_closures))
+        return;  // a fork child shares everything
     auto [r, w] = ctx.Pipe(false);
     auto p = ctx.Process(report_fds, w);
     p.start();
@@ -107,7 +108,7 @@ TEST_CASE("a child starts with no signal blocked after exec, the parent's mask u
     CHECK(sigismember(&during, SIGUSR1) == 1);
     CHECK(sigismember(&during, SIGTERM) == 0);
     const std::uint64_t usr1_bit = std::uint64_t{1} << (SIGUSR1 - 1);
-    if (ctx.backend().runs_closures())
+    if (ctx.backend().capabilities().has(mp::plugin::Capability::runs_closures))
         CHECK((child & usr1_bit) != 0);  // fork: a copy of the parent's thread
     else
         CHECK(child == 0);  // exec: unblocked before main(), as posix_spawn left it
@@ -136,7 +137,7 @@ TEST_CASE("a capturing lambda is refused by exec methods and run by fork", "[spa
     auto [r, w] = ctx.Pipe(false);
     int captured = 41;
     auto p = ctx.Process([&captured, w]() mutable { w.send(captured + 1); });
-    if (ctx.backend().runs_closures()) {
+    if (ctx.backend().capabilities().has(mp::plugin::Capability::runs_closures)) {
         p.start();
         CHECK(r.recv<int>() == 42);
         p.join();

@@ -2,10 +2,10 @@
 // so any callable can be a target.
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
-#include <mproc/plugin/fd_connection.hpp>
-#include <mproc/plugin/fork.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
+#include <mproc/plugin/posix/fork.hpp>
 
-#include "posix_backend.hpp"
+#include <mproc/plugin/posix/posix_backend.hpp>
 #include "posix_process.hpp"
 
 namespace {
@@ -21,21 +21,14 @@ class ForkBackend final : public mproc::posix::PosixBackend {
         return child;
     }
 
-    bool runs_closures() const override { return true; }
+    mproc::plugin::Capabilities capabilities() const override {
+        using mproc::plugin::Capability;
+        return {Capability::runs_closures,      Capability::shared_memory,
+                Capability::shared_semaphores,  Capability::fd_handles,
+                Capability::pollable_sentinels, Capability::handle_passing};
+    }
 };
-
-void* make_backend() {
-    static ForkBackend backend;
-    return &backend;
-}
-
-const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
-                                        MPROC_TOOLCHAIN_TAG,
-                                        mproc::plugin::PluginKind::start_method,
-                                        "fork",
-                                        "0.1.0",
-                                        &make_backend};
 
 }  // namespace
 
-MPROC_PLUGIN_EXPORT(info)
+MPROC_PLUGIN_DEFINE(start_method, "fork", ForkBackend)

@@ -1,11 +1,14 @@
 // The forkserver start method. One server per program, started on first use
 // as a new copy of the program in helper mode (so it holds no state of the
 // program but what set_forkserver_preload loads), forks every child on
-// request. Each request is one Unix-socket connection in a private 0700
-// directory: the client sends the bootstrap message with the child's
-// handles (SCM_RIGHTS); the server answers the child's pid and, when the
-// child ends, its exit code (Python's: status, or -signal) on the same
-// connection, which is the child's sentinel.
+// request. Each request is one connection to a Unix socket in Linux's
+// abstract namespace (nothing on disk, so nothing is left behind when the
+// program is killed), under a random name; the server serves only peers of
+// its own user (SO_PEERCRED), what a 0700 directory gave before. The client
+// sends the bootstrap message with the child's handles (SCM_RIGHTS); the
+// server answers the child's pid and, when the child ends, its exit code
+// (Python's: status, or -signal) on the same connection, which is the
+// child's sentinel.
 //
 // The server ends when the program does, SIGKILL included: it watches a pipe
 // whose write end only the program holds. If the server was killed, the next
@@ -14,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -25,7 +29,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,20 +36,17 @@
 
 #include <fmt/format.h>
 
-#include <mproc/context.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
-#include <mproc/plugin/fd_connection.hpp>
-#include <mproc/serializer.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
+#include <mproc/plugin/posix/posix_backend.hpp>
 
 #include "exec_launch.hpp"
-#include "posix_backend.hpp"
 #include "posix_process.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
 using mproc::plugin::NativeHandle;
 
 constexpr std::size_t max_handles = mproc::plugin::max_passed_handles;
@@ -122,10 +122,23 @@ class ForkserverProcess final : public mproc::plugin::ProcessHandle {
     int code_ = 0;
 };
 
+// The address of a socket in the abstract namespace (name without its
+// leading NUL); returns the address length.
+socklen_t abstract_address(const std::string& name, sockaddr_un& addr) {
+    addr = {};
+    addr.sun_family = AF_UNIX;
+    std::size_t n = std::min(name.size(), sizeof addr.sun_path - 1);
+    std::memcpy(addr.sun_path + 1, name.data(), n);
+    return socklen_t(offsetof(sockaddr_un, sun_path) + 1 + n);
+}
+
 class ForkserverBackend final : public mproc::posix::PosixBackend {
   public:
+    explicit ForkserverBackend(const mproc::plugin::Host& host) : host_(host) { self_ = this; }
     std::string_view name() const override { return "forkserver"; }
-    bool runs_closures() const override { return false; }
+    mproc::plugin::Capabilities capabilities() const override {
+        return mproc::plugin::posix_capabilities;
+    }
 
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
         const mproc::plugin::LaunchRequest& req) override {
@@ -165,10 +178,9 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
             ensure_running();
             int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
             if (s < 0) fail("socket");
-            sockaddr_un addr{};
-            addr.sun_family = AF_UNIX;
-            std::strncpy(addr.sun_path, socket_path_.c_str(), sizeof addr.sun_path - 1);
-            if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return s;
+            sockaddr_un addr;
+            socklen_t len = abstract_address(socket_name_, addr);
+            if (::connect(s, reinterpret_cast<sockaddr*>(&addr), len) == 0) return s;
             int err = errno;
             ::close(s);
             if (err != ECONNREFUSED && err != ENOENT)
@@ -185,8 +197,7 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
             if (alive_w_ >= 0) ::close(alive_w_);
             alive_w_ = -1;
             server_pid_ = -1;
-            dir_.clear();
-            socket_path_.clear();
+            socket_name_.clear();
             owner_pid_ = ::getpid();
         }
         if (server_pid_ > 0) {
@@ -195,29 +206,27 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
             if (r == 0) return;
             stop_server();
         }
-        auto base = fs::temp_directory_path() / "mproc-forkserver-XXXXXX";
-        std::string dir = base.string();
-        if (::mkdtemp(dir.data()) == nullptr) fail("mkdtemp");  // mode 0700
-        dir_ = dir;
-        socket_path_ = dir + "/socket";
+        std::uint64_t nonce[2];
+        if (::getrandom(nonce, sizeof nonce, 0) != ssize_t(sizeof nonce)) fail("getrandom");
+        socket_name_ =
+            fmt::format("mproc-forkserver-{}-{:016x}{:016x}", ::getpid(), nonce[0], nonce[1]);
         int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (listener < 0) fail("socket");
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, socket_path_.c_str(), sizeof addr.sun_path - 1);
+        sockaddr_un addr;
+        socklen_t len = abstract_address(socket_name_, addr);
         int alive[2];
-        if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
             ::listen(listener, 128) != 0 || ::pipe2(alive, O_CLOEXEC) != 0) {
             int e = errno;
             ::close(listener);
             errno = e;
             fail("forkserver socket");
         }
-        std::vector<std::string> args{mproc::plugin::helper_flag, "forkserver", socket_path_, dir_};
-        for (const auto& lib : mproc::get_forkserver_preload()) args.push_back(lib);
+        std::vector<std::string> args{mproc::plugin::helper_flag, "forkserver"};
+        for (const auto& lib : host_.forkserver_preload()) args.push_back(lib);
         int pass[2] = {listener, alive[0]};
         try {
-            server_pid_ = mproc::posix::spawn_program(args, pass);
+            server_pid_ = mproc::posix::spawn_program(host_, args, pass);
         } catch (...) {
             ::close(listener);
             ::close(alive[0]);
@@ -228,7 +237,7 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
         ::close(alive[0]);
         alive_w_ = alive[1];
         static std::once_flag cleanup_once;
-        std::call_once(cleanup_once, [] { mproc::plugin::at_process_exit(&stop_at_exit); });
+        std::call_once(cleanup_once, [this] { host_.at_process_exit(&stop_at_exit); });
     }
 
     void stop_server() {
@@ -236,14 +245,7 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
         alive_w_ = -1;
         if (server_pid_ > 0) ::waitpid(server_pid_, nullptr, 0);
         server_pid_ = -1;
-        remove_socket_dir();
-    }
-
-    void remove_socket_dir() {
-        if (dir_.empty() || owner_pid_ != ::getpid()) return;
-        ::unlink(socket_path_.c_str());
-        ::rmdir(dir_.c_str());
-        dir_.clear();
+        socket_name_.clear();
     }
 
     static void stop_at_exit();
@@ -257,24 +259,21 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
         mproc::posix::write_all(sock, req.payload);
     }
 
+    const mproc::plugin::Host& host_;
+    static ForkserverBackend* self_;  // the one instance (never destroyed)
     std::mutex mutex_;
     pid_t owner_pid_ = ::getpid();  // the process that started server_pid_
     pid_t server_pid_ = -1;
     int alive_w_ = -1;
-    std::string dir_, socket_path_;
+    std::string socket_name_;  // in the abstract namespace
 };
 
-ForkserverBackend& backend() {
-    // Never destroyed: the exit hook that stops the server may run after
-    // static destructors.
-    static auto* b = new ForkserverBackend();
-    return *b;
-}
+ForkserverBackend* ForkserverBackend::self_ = nullptr;
 
 // At the normal end of the program that started it (main or child): the
 // server is told to go and is reaped, so nothing is left running.
 void ForkserverBackend::stop_at_exit() {
-    auto& b = backend();
+    auto& b = *self_;
     std::lock_guard lock(b.mutex_);
     if (b.owner_pid_ == ::getpid()) b.stop_server();
 }
@@ -282,6 +281,7 @@ void ForkserverBackend::stop_at_exit() {
 // ---- the server ----------------------------------------------------------
 
 struct Server {
+    const mproc::plugin::Host& host;
     int listener = 3;
     int alive = 4;
     int signals = -1;
@@ -331,7 +331,7 @@ struct Server {
                 handles[i] = 3 + NativeHandle(i);
             }
             ::close_range(unsigned(above), ~0u, 0);
-            ::_exit(mproc::plugin::run_exec_child(payload, handles));
+            ::_exit(host.run_exec_child(payload, handles));
         }
         for (auto fd : handles) ::close(int(fd));
         std::int32_t p32 = pid;
@@ -340,6 +340,15 @@ struct Server {
             return;
         }
         clients[pid] = client;
+    }
+
+    // True if the peer runs as this user: the abstract namespace has no
+    // file permissions, so the server checks what a 0700 directory did.
+    static bool same_user(int client) {
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        return ::getsockopt(client, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+               cred.uid == ::getuid();
     }
 
     void reap() {
@@ -376,7 +385,11 @@ struct Server {
             if (p[1].revents) reap();
             if (p[2].revents) {
                 int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-                if (c >= 0) serve(c);
+                if (c >= 0 && same_user(c)) {
+                    serve(c);
+                } else if (c >= 0) {
+                    ::close(c);
+                }
             }
         }
     }
@@ -385,33 +398,13 @@ struct Server {
 }  // namespace
 
 int ForkserverBackend::run_helper(int argc, char** argv) {
-    if (argc < 4) throw mproc::ValueError("forkserver: malformed command line");
-    std::string socket_path = argv[3];
-    std::string dir = argc > 4 ? argv[4] : "";
-    for (int i = 5; i < argc; ++i)
+    if (argc < 3) throw mproc::ValueError("forkserver: malformed command line");
+    for (int i = 3; i < argc; ++i)
         if (::dlopen(argv[i], RTLD_NOW | RTLD_GLOBAL) == nullptr)
             std::fprintf(stderr, "mproc forkserver: cannot preload %s: %s\n", argv[i], ::dlerror());
-    mproc::default_serializer();  // loaded once here, not in every child
-    Server server;
-    int code = server.run();
-    ::unlink(socket_path.c_str());
-    if (!dir.empty()) ::rmdir(dir.c_str());
-    return code;
+    host_.default_serializer();  // loaded once here, not in every child
+    Server server{host_};
+    return server.run();
 }
 
-namespace {
-
-void* make_backend() {
-    return &backend();
-}
-
-const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
-                                        MPROC_TOOLCHAIN_TAG,
-                                        mproc::plugin::PluginKind::start_method,
-                                        "forkserver",
-                                        "0.1.0",
-                                        &make_backend};
-
-}  // namespace
-
-MPROC_PLUGIN_EXPORT(info)
+MPROC_PLUGIN_DEFINE(start_method, "forkserver", ForkserverBackend)

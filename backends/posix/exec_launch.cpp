@@ -15,7 +15,7 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
-#include <mproc/plugin/fd_connection.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
 
 extern char** environ;
 // glibc's clone under its own name: ThreadSanitizer intercepts clone() and,
@@ -94,7 +94,8 @@ struct AllSignalsBlocked {
 
 }  // namespace
 
-pid_t spawn_program(const std::vector<std::string>& extra_args, std::span<const int> pass) {
+pid_t spawn_program(const plugin::Host& host, const std::vector<std::string>& extra_args,
+                    std::span<const int> pass) {
     // Children start with SIGPIPE ignored, as their connections will want.
     plugin::ignore_sigpipe_once();
     // Move every passed fd above the target range first, so that placing one
@@ -108,7 +109,7 @@ pid_t spawn_program(const std::vector<std::string>& extra_args, std::span<const 
         temps.fds.push_back(t);
     }
 
-    std::string program = plugin::child_executable();
+    std::string program = host.child_executable();
     std::string argv0 = program;
     if (program == "/proc/self/exe") {
         boost::dll::fs::error_code ec;
@@ -123,7 +124,7 @@ pid_t spawn_program(const std::vector<std::string>& extra_args, std::span<const 
     // The child finds the plugins this program found (directories added in
     // code included) and knows it is an exec child.
     std::string marker = std::string(plugin::exec_child_env) + "=1";
-    std::string plugin_path = "MPROC_PLUGIN_PATH=" + plugin::child_plugin_path();
+    std::string plugin_path = "MPROC_PLUGIN_PATH=" + host.child_plugin_path();
     std::vector<char*> envp;
     for (char** e = environ; *e; ++e)
         if (std::strncmp(*e, "MPROC_PLUGIN_PATH=", 18) != 0) envp.push_back(*e);

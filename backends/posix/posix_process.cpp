@@ -9,7 +9,7 @@
 #include <system_error>
 
 #include <mproc/errors.hpp>
-#include <mproc/plugin/fd_connection.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
 
 namespace mproc::posix {
 

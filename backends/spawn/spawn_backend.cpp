@@ -12,16 +12,18 @@
 #include <mproc/errors.hpp>
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
-#include <mproc/plugin/fd_connection.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
+
+#include <mproc/plugin/posix/posix_backend.hpp>
 
 #include "exec_launch.hpp"
-#include "posix_backend.hpp"
 #include "posix_process.hpp"
 
 namespace {
 
 class SpawnBackend final : public mproc::posix::PosixBackend {
   public:
+    explicit SpawnBackend(const mproc::plugin::Host& host) : host_(host) {}
     std::string_view name() const override { return "spawn"; }
 
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
@@ -34,7 +36,8 @@ class SpawnBackend final : public mproc::posix::PosixBackend {
         pid_t pid;
         try {
             pid = mproc::posix::spawn_program(
-                {mproc::plugin::exec_child_flag, "3", std::to_string(req.handles.size())}, pass);
+                host_, {mproc::plugin::exec_child_flag, "3", std::to_string(req.handles.size())},
+                pass);
         } catch (...) {
             ::close(p[0]);
             ::close(p[1]);
@@ -53,21 +56,14 @@ class SpawnBackend final : public mproc::posix::PosixBackend {
         return child;
     }
 
-    bool runs_closures() const override { return false; }
+    mproc::plugin::Capabilities capabilities() const override {
+        return mproc::plugin::posix_capabilities;
+    }
+
+  private:
+    const mproc::plugin::Host& host_;
 };
-
-void* make_backend() {
-    static SpawnBackend backend;
-    return &backend;
-}
-
-const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
-                                        MPROC_TOOLCHAIN_TAG,
-                                        mproc::plugin::PluginKind::start_method,
-                                        "spawn",
-                                        "0.1.0",
-                                        &make_backend};
 
 }  // namespace
 
-MPROC_PLUGIN_EXPORT(info)
+MPROC_PLUGIN_DEFINE(start_method, "spawn", SpawnBackend)

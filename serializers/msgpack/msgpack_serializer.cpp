@@ -34,8 +34,7 @@
 #include <msgpack.hpp>
 
 #include <mproc/errors.hpp>
-#include <mproc/plugin/abi.hpp>
-#include <mproc/serializer.hpp>
+#include <mproc/plugin/serializer.hpp>
 
 namespace {
 
@@ -450,18 +449,6 @@ class MsgpackSerializer final : public mproc::Serializer {
     }
 };
 
-void* factory() {
-    static MsgpackSerializer serializer;
-    return static_cast<mproc::Serializer*>(&serializer);
-}
-
-const mproc::plugin::PluginInfo info{mproc::plugin::abi_version,
-                                     MPROC_TOOLCHAIN_TAG,
-                                     mproc::plugin::PluginKind::serializer,
-                                     "msgpack",
-                                     "0.1.0",
-                                     &factory};
-
 }  // namespace
 
-MPROC_PLUGIN_EXPORT(info)
+MPROC_PLUGIN_DEFINE(serializer, "msgpack", MsgpackSerializer)

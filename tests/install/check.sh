@@ -25,5 +25,27 @@ g++ -std=c++20 -o "$prefix/consumer" tests/install/consumer.cpp $(pkg-config --c
 out=$(env -u MPROC_PLUGIN_PATH -u MPROC_PLUGIN_SYSTEM_PATH -u MPROC_START_METHOD \
       timeout 60 "$prefix/consumer" 2>&1) || fail "consumer failed: $out"
 [ "$out" = $'hello installed world\nexitcode 0' ] || fail "unexpected output: $out"
+
+# No build-tree path in what was installed (debug info aside).
+for lib in "$libdir"/libmproc.so* "$plugindir"/*.so; do
+  if readelf -p .rodata -p .dynstr "$lib" 2>/dev/null | grep -q "$PWD/$builddir"; then
+    fail "$lib holds a build-tree path"
+  fi
+done
+
+# A third-party start method built against the installed headers only (no
+# source tree on the include path), found through MPROC_PLUGIN_PATH.
+extra=$prefix/extra-plugins
+mkdir -p "$extra"
+# shellcheck disable=SC2046
+g++ -std=c++20 -shared -fPIC -fvisibility=hidden -o "$extra/mproc-backend-thirdparty.so" \
+  tests/plugins/third_party_backend.cpp $(pkg-config --cflags --libs mproc) \
+  -Wl,-rpath,"$libdir" || fail "building a third-party backend against the installed headers"
+# shellcheck disable=SC2046
+g++ -std=c++20 -o "$prefix/thirdparty_consumer" tests/install/thirdparty_consumer.cpp \
+  $(pkg-config --cflags --libs mproc) -Wl,-rpath,"$libdir" || fail "building the third-party consumer"
+out=$(env -u MPROC_PLUGIN_SYSTEM_PATH -u MPROC_START_METHOD MPROC_PLUGIN_PATH="$extra" \
+      timeout 60 "$prefix/thirdparty_consumer" 2>&1) || fail "third-party consumer failed: $out"
+[ "$out" = $'third-party child: true\nexitcode 0' ] || fail "unexpected third-party output: $out"
 rm -rf "$builddir"
 echo "install check: PASS"

@@ -2,7 +2,9 @@
 // it forks like the fork backend but counts its starts and marks its
 // children through an environment variable, so a test can tell it was used.
 // Connections, semaphores and shared memory come from mproc's POSIX backend
-// helpers (PosixBackend), which a third party may copy or link.
+// helpers (<mproc/plugin/posix/posix_backend.hpp>, installed with mproc and
+// exported by libmproc). Built against the installed headers only in the
+// install check (tests/install/check.sh).
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -14,9 +16,9 @@
 
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
-#include <mproc/plugin/fd_connection.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
 
-#include "posix_backend.hpp"
+#include <mproc/plugin/posix/posix_backend.hpp>
 
 namespace {
 
@@ -71,18 +73,13 @@ class ThirdParty final : public mproc::posix::PosixBackend {
         }
         return std::make_unique<Child>(pid);
     }
-    bool runs_closures() const override { return true; }
+    mproc::plugin::Capabilities capabilities() const override {
+        using mproc::plugin::Capability;
+        return {Capability::runs_closures,      Capability::shared_memory,
+                Capability::shared_semaphores,  Capability::fd_handles,
+                Capability::pollable_sentinels, Capability::handle_passing};
+    }
 };
-
-void* factory() {
-    static ThirdParty b;
-    return &b;
-}
-const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version,
-                                        MPROC_TOOLCHAIN_TAG,
-                                        mproc::plugin::PluginKind::start_method,
-                                        "thirdparty",
-                                        "1.0",
-                                        &factory};
 }  // namespace
-MPROC_PLUGIN_EXPORT(info)
+
+MPROC_PLUGIN_DEFINE(start_method, "thirdparty", ThirdParty)

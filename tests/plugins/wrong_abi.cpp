@@ -2,7 +2,7 @@
 #include <mproc/plugin/abi.hpp>
 
 namespace {
-void* factory() {
+void* factory(const mproc::plugin::Host&) {
     return nullptr;
 }
 const mproc::plugin::PluginInfo info = {mproc::plugin::abi_version + 1,

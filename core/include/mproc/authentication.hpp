@@ -18,6 +18,8 @@
 // HMAC and the random bytes come from OpenSSL.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -37,13 +39,14 @@ inline constexpr std::string_view allowed_digests[] = {"md5", "sha256", "sha384"
 /// wrong, TimeoutError if a reply does not come within timeout. digest_name
 /// is one of allowed_digests, or "legacy" for Python <= 3.11's form (20
 /// random bytes, HMAC-MD5, no prefix).
-void deliver_challenge(Connection& conn, std::span<const std::byte> authkey,
-                       std::string_view digest_name = "sha256", Timeout timeout = std::nullopt);
+MPROC_API void deliver_challenge(Connection& conn, std::span<const std::byte> authkey,
+                                 std::string_view digest_name = "sha256",
+                                 Timeout timeout = std::nullopt);
 
 /// Receives a challenge, replies with its HMAC under authkey, and throws
 /// AuthenticationError unless the peer welcomes the reply (TimeoutError if
 /// the peer is silent for longer than timeout).
-void answer_challenge(Connection& conn, std::span<const std::byte> authkey,
-                      Timeout timeout = std::nullopt);
+MPROC_API void answer_challenge(Connection& conn, std::span<const std::byte> authkey,
+                                Timeout timeout = std::nullopt);
 
 }  // namespace mproc::connection

@@ -10,6 +10,8 @@
 // children it must be a plain function (or a lambda without captures).
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <functional>
 #include <type_traits>
 
@@ -21,7 +23,7 @@
 namespace mproc {
 
 /// A barrier for a fixed number of parties.
-class Barrier {
+class MPROC_API Barrier {
   public:
     /// A barrier of the default context for parties (>= 1) waiters; action
     /// (may be empty) runs once per cycle; timeout is wait()'s default.
@@ -80,7 +82,7 @@ class Barrier {
 };
 
 template <>
-struct codec<Barrier> {
+struct MPROC_API codec<Barrier> {
     static void encode(Encoder& e, const Barrier& b);
     static Barrier decode(Decoder& d);
 };

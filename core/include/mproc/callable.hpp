@@ -19,6 +19,8 @@
 // Connections cross as out-of-band handles.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <filesystem>
 #include <string>
 #include <tuple>
@@ -34,9 +36,9 @@ namespace mproc {
 /// The program spawn starts for a child (default: this program, by
 /// /proc/self/exe). An empty path restores the default. With another program,
 /// targets cross by registered name (MPROC_REGISTER_FUNCTION).
-void set_executable(const std::filesystem::path& program);
+MPROC_API void set_executable(const std::filesystem::path& program);
 /// The program set with set_executable, or empty.
-std::filesystem::path get_executable();
+MPROC_API std::filesystem::path get_executable();
 
 }  // namespace mproc
 

@@ -27,6 +27,8 @@
 // forged header cannot trigger a huge allocation.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -95,7 +97,7 @@ std::remove_cvref_t<T> decode(Decoder& d) {
 }
 
 /// Gives codec access to MPROC_FIELDS members, even in a private section.
-struct fields_access {
+struct MPROC_API fields_access {
     /// True when T's body contains MPROC_FIELDS.
     template <class T>
     static constexpr bool has = requires(T& t) {
@@ -252,7 +254,7 @@ struct map_codec {
 
 /// bool: msgpack true/false.
 template <>
-struct codec<bool> {
+struct MPROC_API codec<bool> {
     /// Writes a bool.
     static void encode(Encoder& e, const bool& v) { e.write_bool(v); }
     /// Reads a bool.
@@ -294,7 +296,7 @@ struct codec<T> {
 
 /// float: a 32-bit float on the wire; decoding accepts any number (rounded to float).
 template <>
-struct codec<float> {
+struct MPROC_API codec<float> {
     /// Writes a float32.
     static void encode(Encoder& e, const float& v) { e.write_float(v); }
     /// Reads any number as a float.
@@ -303,7 +305,7 @@ struct codec<float> {
 
 /// double: a 64-bit float on the wire (Python float).
 template <>
-struct codec<double> {
+struct MPROC_API codec<double> {
     /// Writes a float64.
     static void encode(Encoder& e, const double& v) { e.write_double(v); }
     /// Reads any number as a double.
@@ -312,7 +314,7 @@ struct codec<double> {
 
 /// std::string: str (Python str).
 template <>
-struct codec<std::string> {
+struct MPROC_API codec<std::string> {
     /// Writes a str.
     static void encode(Encoder& e, const std::string& v) { e.write_str(v); }
     /// Reads a str.
@@ -321,7 +323,7 @@ struct codec<std::string> {
 
 /// std::string_view: str; encode only (decode into std::string).
 template <>
-struct codec<std::string_view> {
+struct MPROC_API codec<std::string_view> {
     /// Writes a str.
     static void encode(Encoder& e, const std::string_view& v) { e.write_str(v); }
 };
@@ -350,7 +352,7 @@ struct codec<char[N]> {
 
 /// mproc::bytes: bin (Python bytes).
 template <>
-struct codec<bytes> {
+struct MPROC_API codec<bytes> {
     /// Writes a bin.
     static void encode(Encoder& e, const bytes& v) { e.write_bin(v); }
     /// Reads a bin.
@@ -362,7 +364,7 @@ struct codec<bytes> {
 
 /// A span of bytes: bin; encode only (decode into mproc::bytes).
 template <>
-struct codec<std::span<const std::byte>> {
+struct MPROC_API codec<std::span<const std::byte>> {
     /// Writes a bin.
     static void encode(Encoder& e, const std::span<const std::byte>& v) { e.write_bin(v); }
 };
@@ -472,7 +474,7 @@ struct codec<std::optional<T>> {
 
 /// std::nullopt_t: nil.
 template <>
-struct codec<std::nullopt_t> {
+struct MPROC_API codec<std::nullopt_t> {
     /// Writes nil.
     static void encode(Encoder& e, const std::nullopt_t&) { e.write_nil(); }
     /// Reads nil.
@@ -484,7 +486,7 @@ struct codec<std::nullopt_t> {
 
 /// std::monostate: nil.
 template <>
-struct codec<std::monostate> {
+struct MPROC_API codec<std::monostate> {
     /// Writes nil.
     static void encode(Encoder& e, const std::monostate&) { e.write_nil(); }
     /// Reads nil.

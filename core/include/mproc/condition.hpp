@@ -13,6 +13,8 @@
 // for an acknowledgement that never comes, as in Python: do not kill waiters.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <chrono>
 #include <climits>
 #include <variant>
@@ -23,7 +25,7 @@
 namespace mproc {
 
 /// A condition variable over a Lock or RLock.
-class Condition {
+class MPROC_API Condition {
   public:
     /// Over a new RLock of the default context.
     Condition();
@@ -88,7 +90,7 @@ class Condition {
 };
 
 template <>
-struct codec<Condition> {
+struct MPROC_API codec<Condition> {
     static void encode(Encoder& e, const Condition& c);
     static Condition decode(Decoder& d);
 };

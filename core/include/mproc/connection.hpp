@@ -25,6 +25,8 @@
 // when it is still SIG_DFL, and send() then throws std::system_error(EPIPE).
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -46,7 +48,7 @@ class ConnectionImpl;
 }
 
 /// One end of a connection.
-class Connection {
+class MPROC_API Connection {
   public:
     /// A closed connection (placeholder).
     Connection() = default;
@@ -128,7 +130,7 @@ T Connection::recv() {
 /// by reference: the receiver fetches the descriptors from the sender, which
 /// must still run then (see docs/gotchas.md).
 template <>
-struct codec<Connection> {
+struct MPROC_API codec<Connection> {
     /// Writes the end's direction and its handles.
     static void encode(Encoder& e, const Connection& c);
     /// Rebuilds the end from the handles received.
@@ -138,6 +140,6 @@ struct codec<Connection> {
 /// A connected pair: duplex (both ends send and receive) by default; with
 /// duplex = false the first end only receives and the second only sends.
 /// Uses the default context's start method.
-std::pair<Connection, Connection> Pipe(bool duplex = true);
+MPROC_API std::pair<Connection, Connection> Pipe(bool duplex = true);
 
 }  // namespace mproc

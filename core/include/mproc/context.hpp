@@ -12,6 +12,8 @@
 // uses the default one when it starts.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -49,7 +51,7 @@ struct SharedTypes;
 }  // namespace detail
 
 /// A start method and the API bound to it.
-class Context {
+class MPROC_API Context {
   public:
     /// Wraps a loaded backend (see get_context).
     explicit Context(plugin::ContextBackend& backend) noexcept : backend_(&backend) {}
@@ -160,24 +162,24 @@ class Context {
 /// The context of a start method, loading its plugin on first use; with no
 /// name, the default context. Throws PluginError listing what is available
 /// and why each candidate file was refused.
-Context get_context(std::optional<std::string_view> method = std::nullopt);
+MPROC_API Context get_context(std::optional<std::string_view> method = std::nullopt);
 /// Sets the default start method. A second call (or a call after the
 /// default was used) throws ValueError unless force is true.
-void set_start_method(std::string_view method, bool force = false);
+MPROC_API void set_start_method(std::string_view method, bool force = false);
 /// The default start method's name; if none was set and allow_none is
 /// true, nullopt; else fixes the default (MPROC_START_METHOD, else "fork" on
 /// Linux) and returns it.
-std::optional<std::string> get_start_method(bool allow_none = false);
+MPROC_API std::optional<std::string> get_start_method(bool allow_none = false);
 /// The start methods that can be loaded here, the default first.
-std::vector<std::string> get_all_start_methods();
+MPROC_API std::vector<std::string> get_all_start_methods();
 /// Shared libraries the forkserver loads (dlopen) when it starts, so that
 /// its children start with them loaded (Python: set_forkserver_preload).
-void set_forkserver_preload(std::vector<std::string> libraries);
+MPROC_API void set_forkserver_preload(std::vector<std::string> libraries);
 /// The libraries set with set_forkserver_preload.
-std::vector<std::string> get_forkserver_preload();
+MPROC_API std::vector<std::string> get_forkserver_preload();
 /// Adds a directory to search for plugins, before all others.
-void add_plugin_directory(const std::filesystem::path& dir);
+MPROC_API void add_plugin_directory(const std::filesystem::path& dir);
 /// The directories searched for plugins, in order.
-std::vector<std::filesystem::path> plugin_directories();
+MPROC_API std::vector<std::filesystem::path> plugin_directories();
 
 }  // namespace mproc

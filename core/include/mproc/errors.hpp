@@ -6,6 +6,8 @@
 // the program catch the same types.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -14,21 +16,21 @@
 namespace mproc {
 
 /// Base of mproc's runtime errors (Python: multiprocessing.ProcessError).
-class ProcessError : public std::runtime_error {
+class MPROC_API ProcessError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
     ~ProcessError() override;
 };
 
 /// A timed operation ran out of time (Python: multiprocessing.TimeoutError).
-class TimeoutError : public ProcessError {
+class MPROC_API TimeoutError : public ProcessError {
   public:
     using ProcessError::ProcessError;
     ~TimeoutError() override;
 };
 
 /// The peer failed HMAC authentication (Python: AuthenticationError).
-class AuthenticationError : public ProcessError {
+class MPROC_API AuthenticationError : public ProcessError {
   public:
     using ProcessError::ProcessError;
     ~AuthenticationError() override;
@@ -36,7 +38,7 @@ class AuthenticationError : public ProcessError {
 
 /// A message did not fit the buffer given to recv_bytes_into; the whole
 /// message is kept in message() (Python: BufferTooShort, args[0]).
-class BufferTooShort : public ProcessError {
+class MPROC_API BufferTooShort : public ProcessError {
   public:
     explicit BufferTooShort(std::vector<std::byte> message);
     ~BufferTooShort() override;
@@ -48,7 +50,7 @@ class BufferTooShort : public ProcessError {
 };
 
 /// End of stream: the other end of a connection is closed (Python: EOFError).
-class EOFError : public std::runtime_error {
+class MPROC_API EOFError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
     ~EOFError() override;
@@ -57,7 +59,7 @@ class EOFError : public std::runtime_error {
 /// Misuse of an object in its current state or a bad argument, e.g. joining
 /// a process that was never started or closing a running one (Python raises
 /// ValueError or AssertionError for these).
-class ValueError : public std::logic_error {
+class MPROC_API ValueError : public std::logic_error {
   public:
     using std::logic_error::logic_error;
     ~ValueError() override;
@@ -65,7 +67,7 @@ class ValueError : public std::logic_error {
 
 /// An operation on a closed object (Python: OSError "handle is closed" or
 /// ValueError "process object is closed").
-class ClosedError : public ValueError {
+class MPROC_API ClosedError : public ValueError {
   public:
     using ValueError::ValueError;
     ~ClosedError() override;
@@ -73,14 +75,14 @@ class ClosedError : public ValueError {
 
 /// A message could not be encoded or decoded: truncated, malformed,
 /// oversized or of the wrong type.
-class SerializationError : public ProcessError {
+class MPROC_API SerializationError : public ProcessError {
   public:
     using ProcessError::ProcessError;
     ~SerializationError() override;
 };
 
 /// A plugin (start method or serializer) could not be found or was refused.
-class PluginError : public ProcessError {
+class MPROC_API PluginError : public ProcessError {
   public:
     using ProcessError::ProcessError;
     ~PluginError() override;
@@ -91,7 +93,7 @@ class PluginError : public ProcessError {
 /// what it guards may be half-updated. Repair it, then release the lock,
 /// e.g. `catch (const mproc::AbandonedLock&) { std::unique_lock g(lock,
 /// std::adopt_lock); repair(); }`.
-class AbandonedLock : public ProcessError {
+class MPROC_API AbandonedLock : public ProcessError {
   public:
     using ProcessError::ProcessError;
     ~AbandonedLock() override;
@@ -99,21 +101,21 @@ class AbandonedLock : public ProcessError {
 
 /// A Barrier was broken (aborted, reset or timed out) while or before a
 /// process waited on it (Python: threading.BrokenBarrierError).
-class BrokenBarrierError : public ProcessError {
+class MPROC_API BrokenBarrierError : public ProcessError {
   public:
     using ProcessError::ProcessError;
     ~BrokenBarrierError() override;
 };
 
 /// Queue::get found nothing in time (Python: queue.Empty).
-class Empty : public ProcessError {
+class MPROC_API Empty : public ProcessError {
   public:
     using ProcessError::ProcessError;
     ~Empty() override;
 };
 
 /// Queue::put found no room in time (Python: queue.Full).
-class Full : public ProcessError {
+class MPROC_API Full : public ProcessError {
   public:
     using ProcessError::ProcessError;
     ~Full() override;
@@ -121,7 +123,7 @@ class Full : public ProcessError {
 
 /// Thrown by mproc::exit(code) to end the current process's target with an
 /// exit code, as Python's SystemExit; the child bootstrap catches it.
-class SystemExit {
+class MPROC_API SystemExit {
   public:
     explicit SystemExit(int code) noexcept : code_(code) {}
     /// The exit code requested.

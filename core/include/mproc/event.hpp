@@ -6,12 +6,14 @@
 //   ready.wait(5s);   // true once set
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <mproc/condition.hpp>
 
 namespace mproc {
 
 /// A flag processes set, clear and wait for.
-class Event {
+class MPROC_API Event {
   public:
     /// A new, clear event of the default context.
     Event();
@@ -35,7 +37,7 @@ class Event {
 };
 
 template <>
-struct codec<Event> {
+struct MPROC_API codec<Event> {
     static void encode(Encoder& e, const Event& ev);
     static Event decode(Decoder& d);
 };

@@ -24,6 +24,8 @@
 // handshake_timeout()) makes accept() throw; the Listener stays usable.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -50,14 +52,14 @@ enum class Family {
 
 /// The family named by Python's string ("AF_INET", "AF_UNIX", "AF_PIPE");
 /// ValueError for any other.
-Family family_from_string(std::string_view name);
+MPROC_API Family family_from_string(std::string_view name);
 /// Python's name of a family ("AF_INET", ...).
-std::string_view to_string(Family family);
+MPROC_API std::string_view to_string(Family family);
 /// The family used when neither address nor family is given (AF_UNIX here).
-Family default_family();
+MPROC_API Family default_family();
 
 /// A TCP address: host name or IP literal, and port.
-struct InetAddress {
+struct MPROC_API InetAddress {
     std::string host;    ///< "localhost", "127.0.0.1", "::1", "" (any)
     std::uint16_t port;  ///< 0 picks a free port (Listener)
     /// Same host string and port.
@@ -65,7 +67,7 @@ struct InetAddress {
 };
 
 /// A listener or client address: (host, port), a path, or none (pick one).
-class Address {
+class MPROC_API Address {
   public:
     /// No address: a Listener picks an arbitrary one.
     Address() = default;
@@ -97,10 +99,10 @@ class Address {
 
 /// The family of an address (Python's address_type); ValueError for an
 /// empty one.
-Family address_type(const Address& address);
+MPROC_API Family address_type(const Address& address);
 
 /// Python's authkey=None: no authentication handshake at all.
-struct NoAuthentication {
+struct MPROC_API NoAuthentication {
     explicit constexpr NoAuthentication(int) {}
 };
 /// Pass as authkey to skip authentication (Python: authkey=None).
@@ -108,7 +110,7 @@ inline constexpr NoAuthentication no_authentication{0};
 
 /// An authentication key argument: current_process().authkey() by default,
 /// a given key, or no_authentication.
-class AuthKey {
+class MPROC_API AuthKey {
   public:
     /// current_process().authkey(), read when the Listener is made or the
     /// Client connects.
@@ -143,7 +145,7 @@ class AuthKey {
 /// A bound, listening socket that accepts authenticated connections.
 /// Closing (or destroying) it closes the socket and, for AF_UNIX, removes
 /// the socket file (and the private directory of a default address).
-class Listener {
+class MPROC_API Listener {
   public:
     /// Binds and listens (backlog as in listen(2)); address and family as in
     /// Python: either may be omitted. Throws ValueError for a bad
@@ -196,10 +198,10 @@ class Listener {
 /// authenticates: answer_challenge then deliver_challenge. Throws
 /// std::system_error if the connection is refused, AuthenticationError if
 /// the keys differ.
-Connection Client(const Address& address, std::optional<Family> family = std::nullopt,
-                  AuthKey authkey = {});
+MPROC_API Connection Client(const Address& address, std::optional<Family> family = std::nullopt,
+                            AuthKey authkey = {});
 /// Client(address, authkey) with the family inferred.
-Connection Client(const Address& address, AuthKey authkey);
+MPROC_API Connection Client(const Address& address, AuthKey authkey);
 
 }  // namespace mproc::connection
 

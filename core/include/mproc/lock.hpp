@@ -13,12 +13,14 @@
 // notices the death within about 130 ms.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <mproc/sem_lock.hpp>
 
 namespace mproc {
 
 /// A non-recursive lock shared by threads and processes.
-class Lock : public SemLock {
+class MPROC_API Lock : public SemLock {
   public:
     /// A new lock of the default context.
     Lock();
@@ -30,7 +32,7 @@ class Lock : public SemLock {
 
 /// A recursive lock: the holding thread may take it again and must release
 /// it as often.
-class RLock : public SemLock {
+class MPROC_API RLock : public SemLock {
   public:
     /// A new recursive lock of the default context.
     RLock();
@@ -41,8 +43,8 @@ class RLock : public SemLock {
 };
 
 template <>
-struct codec<Lock> : detail::SemLockCodec<Lock> {};
+struct MPROC_API codec<Lock> : detail::SemLockCodec<Lock> {};
 template <>
-struct codec<RLock> : detail::SemLockCodec<RLock> {};
+struct MPROC_API codec<RLock> : detail::SemLockCodec<RLock> {};
 
 }  // namespace mproc

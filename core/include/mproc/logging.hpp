@@ -9,6 +9,8 @@
 // child inherits the configuration; under spawn it is passed to the child.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <atomic>
 #include <functional>
 #include <optional>
@@ -31,7 +33,7 @@ inline constexpr int WARNING = 30;
 inline constexpr int ERROR = 40;
 inline constexpr int CRITICAL = 50;
 /// The name printed for a level ("SUBDEBUG", "INFO", or "Level N").
-std::string level_name(int level);
+MPROC_API std::string level_name(int level);
 }  // namespace logging
 
 /// multiprocessing.SUBDEBUG.
@@ -40,7 +42,7 @@ inline constexpr int SUBDEBUG = logging::SUBDEBUG;
 inline constexpr int SUBWARNING = logging::SUBWARNING;
 
 /// The "multiprocessing" logger.
-class Logger {
+class MPROC_API Logger {
   public:
     /// Receives each record that passes the level: level, process name, text.
     using Handler = std::function<void(int level, std::string_view process, std::string_view msg)>;
@@ -108,9 +110,9 @@ class Logger {
 };
 
 /// The library's logger.
-Logger& get_logger();
+MPROC_API Logger& get_logger();
 /// Sends the logger's records to stderr as "[LEVEL/ProcessName] message";
 /// sets the level if one is given. Returns the logger.
-Logger& log_to_stderr(std::optional<int> level = std::nullopt);
+MPROC_API Logger& log_to_stderr(std::optional<int> level = std::nullopt);
 
 }  // namespace mproc

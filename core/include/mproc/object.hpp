@@ -22,6 +22,8 @@
 // Python). A dict keeps insertion order, as Python's does; lookup is linear.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +42,7 @@
 namespace mproc {
 
 /// Python's None.
-struct none_t {
+struct MPROC_API none_t {
     /// All Nones are equal.
     friend bool operator==(none_t, none_t) noexcept { return true; }
 };
@@ -50,17 +52,17 @@ inline constexpr none_t None{};
 class object;
 
 /// A Python list.
-struct list : std::vector<object> {
+struct MPROC_API list : std::vector<object> {
     using std::vector<object>::vector;
 };
 
 /// A Python tuple (a list on the wire; see the header comment).
-struct tuple : std::vector<object> {
+struct MPROC_API tuple : std::vector<object> {
     using std::vector<object>::vector;
 };
 
 /// A Python dict: key/value pairs in insertion order.
-struct dict : std::vector<std::pair<object, object>> {
+struct MPROC_API dict : std::vector<std::pair<object, object>> {
     using std::vector<std::pair<object, object>>::vector;
     /// The value of key, inserting None first if absent.
     object& operator[](const object& key);
@@ -69,7 +71,7 @@ struct dict : std::vector<std::pair<object, object>> {
 };
 
 /// A dynamically typed value.
-class object {
+class MPROC_API object {
   public:
     /// The kinds of value, in variant order.
     using value_type =
@@ -158,7 +160,7 @@ class object {
 
 /// Writes an object as the plain value (a tuple as an array).
 template <>
-struct codec<object> {
+struct MPROC_API codec<object> {
     /// Writes the value.
     static void encode(Encoder& e, const object& o);
     /// Reads any value; throws SerializationError for handles and other kinds
@@ -168,7 +170,7 @@ struct codec<object> {
 
 /// A list (an array).
 template <>
-struct codec<list> {
+struct MPROC_API codec<list> {
     /// Writes the items.
     static void encode(Encoder& e, const list& l) { codec<object>::encode(e, object(l)); }
     /// Reads an array.
@@ -177,7 +179,7 @@ struct codec<list> {
 
 /// A tuple (an array, as a list).
 template <>
-struct codec<tuple> {
+struct MPROC_API codec<tuple> {
     /// Writes the items.
     static void encode(Encoder& e, const tuple& t) { codec<object>::encode(e, object(t)); }
     /// Reads an array.
@@ -186,7 +188,7 @@ struct codec<tuple> {
 
 /// A dict (a map).
 template <>
-struct codec<dict> {
+struct MPROC_API codec<dict> {
     /// Writes the pairs.
     static void encode(Encoder& e, const dict& m) { codec<object>::encode(e, object(m)); }
     /// Reads a map.
@@ -195,7 +197,7 @@ struct codec<dict> {
 
 /// None (nil).
 template <>
-struct codec<none_t> {
+struct MPROC_API codec<none_t> {
     /// Writes nil.
     static void encode(Encoder& e, none_t) { e.write_nil(); }
     /// Reads nil.

@@ -33,6 +33,8 @@
 // fork-safe; yours may not be. Prefer starting processes before threads.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -59,7 +61,7 @@ class ContextBackend;
 class Context;
 
 /// Options of a Process (Python's keyword arguments).
-struct ProcessOptions {
+struct MPROC_API ProcessOptions {
     /// The name; empty means the default "ClassName-N1:N2".
     std::string name = {};
     /// Daemon flag; unset means inherited from the creating process.
@@ -67,7 +69,7 @@ struct ProcessOptions {
 };
 
 /// A handle that becomes ready when a process ends (Python: Process.sentinel).
-struct Sentinel {
+struct MPROC_API Sentinel {
     /// The native handle (a pidfd on Linux).
     std::intptr_t handle = -1;
     /// Equal handles.
@@ -82,7 +84,7 @@ struct ProcessAccess;
 }  // namespace detail
 
 /// A process: start() runs run() (by default the target) in a child.
-class Process {
+class MPROC_API Process {
   public:
     /// A process with no target (subclasses override run()).
     Process();
@@ -185,21 +187,21 @@ class Process {
 };
 
 /// The Process object of the calling process ("MainProcess" in the main one).
-Process& current_process();
+MPROC_API Process& current_process();
 /// The parent of the calling process, or nullptr in the main process.
-Process* parent_process();
+MPROC_API Process* parent_process();
 /// Children of the calling process that are still running; reaps the others.
-std::vector<Process*> active_children();
+MPROC_API std::vector<Process*> active_children();
 /// Number of CPUs in the system.
-int cpu_count();
+MPROC_API int cpu_count();
 /// Ends the current process's target with exit code `code` (Python's
 /// sys.exit inside a child). In the main process, calls std::exit(code).
-[[noreturn]] void exit(int code);
+[[noreturn]] MPROC_API void exit(int code);
 
 /// Call first thing in main(). Under the spawn and forkserver start methods
 /// a child starts as a new copy of the program; there freeze_support runs
 /// the child and never returns. In the main program it returns at once.
-void freeze_support(int argc, char** argv);
+MPROC_API void freeze_support(int argc, char** argv);
 
 }  // namespace mproc
 

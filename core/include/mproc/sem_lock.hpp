@@ -7,6 +7,8 @@
 //   std::lock_guard g(lock);  std::unique_lock u(sem, 100ms);  std::scoped_lock s(a, b);
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -15,7 +17,7 @@
 #include <fmt/format.h>
 
 #include <mproc/codec.hpp>
-#include <mproc/plugin/backend.hpp>
+#include <mproc/plugin/semaphore.hpp>
 #include <mproc/shared_block.hpp>
 #include <mproc/timeout.hpp>
 
@@ -24,7 +26,7 @@ namespace mproc {
 class Context;
 
 /// A semaphore or lock in shared memory.
-class SemLock {
+class MPROC_API SemLock {
   public:
     /// Takes it (Python: acquire(block=True, timeout=None)). block = false
     /// only tries; a negative timeout counts as zero; nullopt waits for
@@ -98,7 +100,7 @@ class SemLock {
 
 /// Crosses into spawn and forkserver children as a Process argument.
 template <>
-struct codec<SemLock> {
+struct MPROC_API codec<SemLock> {
     static void encode(Encoder& e, const SemLock& s);
     /// The semaphore; the caller checks its kind.
     static SemLock decode(Decoder& d);

@@ -6,12 +6,14 @@
 //   mproc::BoundedSemaphore b(1);     // a release above 1 is a ValueError
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <mproc/sem_lock.hpp>
 
 namespace mproc {
 
 /// A counting semaphore; release() may raise it without bound (up to INT_MAX).
-class Semaphore : public SemLock {
+class MPROC_API Semaphore : public SemLock {
   public:
     /// A new semaphore of the default context with this value (>= 0).
     explicit Semaphore(int value = 1);
@@ -25,7 +27,7 @@ class Semaphore : public SemLock {
 };
 
 /// A semaphore that may not be released above its initial value.
-class BoundedSemaphore : public Semaphore {
+class MPROC_API BoundedSemaphore : public Semaphore {
   public:
     /// A new bounded semaphore of the default context.
     explicit BoundedSemaphore(int value = 1);
@@ -36,8 +38,8 @@ class BoundedSemaphore : public Semaphore {
 };
 
 template <>
-struct codec<Semaphore> : detail::SemLockCodec<Semaphore> {};
+struct MPROC_API codec<Semaphore> : detail::SemLockCodec<Semaphore> {};
 template <>
-struct codec<BoundedSemaphore> : detail::SemLockCodec<BoundedSemaphore> {};
+struct MPROC_API codec<BoundedSemaphore> : detail::SemLockCodec<BoundedSemaphore> {};
 
 }  // namespace mproc

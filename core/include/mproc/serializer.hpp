@@ -12,9 +12,11 @@
 //
 // The data model is serde-like: nil, bool, signed and unsigned integers,
 // floats, strings, bytes, arrays, maps, out-of-band handles, and bulk arrays
-// of one scalar type. Do not reorder the virtual functions: plugins depend on
-// the layout; new ones are appended (see docs/plugins.md).
+// of one scalar type. These classes are part of the plugin ABI: any change
+// raises mproc::plugin::abi_version (see <mproc/plugin/abi.hpp>).
 #pragma once
+
+#include <mproc/export.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -84,7 +86,7 @@ constexpr std::size_t scalar_size(ScalarKind k) noexcept {
 /// Where out-of-band handles go while encoding, and come from while
 /// decoding (a Connection end crossing into a spawned child, say). The
 /// serializer writes only the slot number.
-class HandleTable {
+class MPROC_API HandleTable {
   public:
     virtual ~HandleTable();
     /// Adds a native handle, returns its slot (the same handle added twice
@@ -99,7 +101,7 @@ class HandleTable {
 };
 
 /// Writes one message. Reused: clear() starts a new message.
-class Encoder {
+class MPROC_API Encoder {
   public:
     virtual ~Encoder();
     /// Forgets what was written; keeps the buffer's capacity.
@@ -139,7 +141,7 @@ class Encoder {
 
 /// Reads one message. Never trusts its input: every read checks bounds and
 /// types and throws SerializationError naming what was wrong.
-class Decoder {
+class MPROC_API Decoder {
   public:
     virtual ~Decoder();
     /// Starts reading a new message; the bytes must outlive the reads.
@@ -173,10 +175,10 @@ class Decoder {
     virtual void skip() = 0;
     /// Bytes left unread in the message.
     virtual std::size_t remaining() const = 0;
-    /// The element kind of the bulk array that comes next (ABI 3), so that
-    /// a reader that does not know it in advance (mproc::object) can read
-    /// it. The default throws SerializationError.
-    virtual ScalarKind peek_bulk_kind();
+    /// The element kind of the bulk array that comes next, without
+    /// consuming it, so that a reader that does not know it in advance
+    /// (mproc::object) can read it.
+    virtual ScalarKind peek_bulk_kind() = 0;
 
     /// Handle table of the current message, or nullptr.
     HandleTable* handles = nullptr;
@@ -184,7 +186,7 @@ class Decoder {
 
 /// A wire format: makes encoders and decoders. Implemented by a serializer
 /// plugin; one instance per plugin, alive for the program's lifetime.
-class Serializer {
+class MPROC_API Serializer {
   public:
     virtual ~Serializer();
     /// The format's name, equal to the plugin's name ("msgpack").
@@ -197,9 +199,9 @@ class Serializer {
 
 /// The serializer the library uses by default (MPROC_SERIALIZER, else
 /// "msgpack"); loaded on first use.
-Serializer& default_serializer();
+MPROC_API Serializer& default_serializer();
 
 /// The serializer plugin with this name; throws PluginError if none loads.
-Serializer& get_serializer(std::string_view name);
+MPROC_API Serializer& get_serializer(std::string_view name);
 
 }  // namespace mproc

@@ -14,6 +14,8 @@
 // is reused only once every process that received it has dropped it.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <memory>
 
@@ -31,7 +33,7 @@ struct BlockRef;
 }
 
 /// A zero-filled block of memory shared by the processes that have it.
-class SharedBlock {
+class MPROC_API SharedBlock {
   public:
     /// No block.
     SharedBlock() noexcept = default;
@@ -60,7 +62,7 @@ class SharedBlock {
 /// argument only (Python: "should only be shared between processes through
 /// inheritance"); sending one over a Connection is an error.
 template <>
-struct codec<SharedBlock> {
+struct MPROC_API codec<SharedBlock> {
     /// Writes the segment's handle, where the block is in it, and its backend.
     static void encode(Encoder& e, const SharedBlock& b);
     /// Maps the segment (once per process) and refers to the block.

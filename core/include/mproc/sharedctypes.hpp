@@ -16,6 +16,8 @@
 // ends or drops it. Pass these to children as Process arguments.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <algorithm>
 #include <cstddef>
 #include <initializer_list>
@@ -107,7 +109,7 @@ SharedBlock allocate_array(const Context& ctx, std::size_t n) {
 }
 
 /// The lock a LockArg asks for (nullopt: none).
-std::optional<SemLock> make_lock(const Context& ctx, const LockArg& lock);
+MPROC_API std::optional<SemLock> make_lock(const Context& ctx, const LockArg& lock);
 
 /// Shared memory as an array of T (the part RawValue and RawArray share).
 template <SharedType T>
@@ -139,7 +141,7 @@ std::pair<SharedBlock, std::size_t> decode_array_block(Decoder& d) {
 inline std::string c_string(const char* p, std::size_t n) {
     return std::string(p, std::find(p, p + n, '\0'));
 }
-void check_fits(std::size_t have, std::size_t want);
+MPROC_API void check_fits(std::size_t have, std::size_t want);
 
 }  // namespace detail
 

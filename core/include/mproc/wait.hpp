@@ -10,6 +10,8 @@
 // readable.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstdint>
 #include <initializer_list>
 #include <span>
@@ -23,7 +25,7 @@
 namespace mproc {
 
 /// Something mproc::wait can wait on.
-class Waitable {
+class MPROC_API Waitable {
   public:
     /// A connection end (ready to read or at end of stream).
     Waitable(const Connection& c) : object_(c) {}  // NOLINT: implicit by design
@@ -61,14 +63,15 @@ class Waitable {
 
 /// Waits until at least one object is ready or the timeout passes; returns
 /// the ready ones (empty on timeout), in the order given.
-std::vector<Waitable> wait(std::span<const Waitable> objects, Timeout timeout = std::nullopt);
+MPROC_API std::vector<Waitable> wait(std::span<const Waitable> objects,
+                                     Timeout timeout = std::nullopt);
 /// The same for a braced list.
 inline std::vector<Waitable> wait(std::initializer_list<Waitable> objects,
                                   Timeout timeout = std::nullopt) {
     return wait(std::span<const Waitable>(objects.begin(), objects.size()), timeout);
 }
 /// Waits on connections; returns the ready ones.
-std::vector<Connection> wait(const std::vector<Connection>& connections,
-                             Timeout timeout = std::nullopt);
+MPROC_API std::vector<Connection> wait(const std::vector<Connection>& connections,
+                                       Timeout timeout = std::nullopt);
 
 }  // namespace mproc

@@ -1,8 +1,10 @@
+// Reading the environment (see environment.hpp); what differs by platform is
+// in environment_linux.cpp.
 #include "base/environment.hpp"
 
 #include <cstdlib>
 
-#include <mproc/plugin/backend.hpp>
+#include <mproc/plugin/exec_protocol.hpp>
 
 namespace mproc::env {
 
@@ -39,7 +41,7 @@ bool exec_child() {
     return get(plugin::exec_child_env).has_value();
 }
 void clear_exec_child() {
-    ::unsetenv(plugin::exec_child_env);
+    unset(plugin::exec_child_env);
 }
 
 }  // namespace mproc::env

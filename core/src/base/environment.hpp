@@ -7,7 +7,8 @@
 
 namespace mproc::env {
 
-/// MPROC_PLUGIN_PATH: extra plugin directories, ':'-separated, searched
+/// MPROC_PLUGIN_PATH: extra plugin directories, separated by
+/// path_list_separator() (':' on POSIX, ';' on Windows), searched
 /// after those added in code.
 std::optional<std::string> plugin_path();
 /// MPROC_PLUGIN_SYSTEM_PATH: when set (even empty), replaces the built-in
@@ -26,5 +27,15 @@ std::optional<std::string> tmpdir();
 bool exec_child();
 /// Removes MPROC_EXEC_CHILD (once this program has bootstrapped).
 void clear_exec_child();
+
+// Platform parts (environment_linux.cpp).
+
+/// What separates directories in a list of them (':' on POSIX, ';' on
+/// Windows, where ':' is part of a drive letter).
+char path_list_separator() noexcept;
+/// Removes a variable from this process's environment.
+void unset(const char* name);
+/// A path that starts this very program again (/proc/self/exe on Linux).
+std::string own_executable();
 
 }  // namespace mproc::env

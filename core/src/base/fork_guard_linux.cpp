@@ -13,7 +13,7 @@
 
 #include <atomic>
 
-#include <mproc/plugin/process_identity.hpp>
+#include "base/process_identity.hpp"
 
 namespace mproc::detail {
 namespace {
@@ -49,7 +49,7 @@ void in_parent() {
 }
 
 [[gnu::hot]] void in_child() {
-    plugin::identity::forget();
+    detail::identity::forget();
     generation.fetch_add(1, std::memory_order_relaxed);
     for (auto* g = forking; g != nullptr; g = g->next) {
 #if defined(__SANITIZE_THREAD__)

@@ -7,9 +7,6 @@
 #include <mutex>
 #include <utility>
 
-#include <mproc/callable.hpp>
-#include <mproc/plugin/backend.hpp>
-
 #include "base/fork_guard.hpp"
 
 namespace mproc::detail {
@@ -64,24 +61,4 @@ void record_deallocate(void* p) noexcept {
     a.free = s;
 }
 
-// The pool's users beyond the record itself: the start method's handle and
-// the target (made in a program's code, deleted in libmproc or there).
-void* Target::operator new(std::size_t size) {
-    return record_allocate(size);
-}
-void Target::operator delete(void* p) {
-    record_deallocate(p);
-}
-
 }  // namespace mproc::detail
-
-namespace mproc::plugin {
-
-void* ProcessHandle::operator new(std::size_t size) {
-    return detail::record_allocate(size);
-}
-void ProcessHandle::operator delete(void* p) {
-    detail::record_deallocate(p);
-}
-
-}  // namespace mproc::plugin

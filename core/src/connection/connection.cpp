@@ -12,6 +12,7 @@
 #include <mproc/plugin/backend.hpp>
 
 #include "connection/handle_sharer.hpp"
+#include "plugin/plugin_registry.hpp"
 
 namespace mproc {
 
@@ -221,12 +222,23 @@ bool Connection::writable() const noexcept {
 // A Connection is [readable, writable, handles, read-ahead bytes] where
 // handles cross out of band (a Process argument under spawn/forkserver), or
 // [readable, writable, sharer address, key, count, read-ahead bytes] inside a
-// message, where the receiver fetches the handles from the sender.
+// message, where the receiver fetches the handles from the sender, or
+// [readable, writable, carrier, what the carrier wrote, read-ahead bytes]
+// for an end its start method carries its own way (ConnectionImpl::carrier).
 void codec<Connection>::encode(Encoder& e, const Connection& c) {
     auto* impl = c.impl();
     if (impl == nullptr) throw ClosedError("cannot send a closed Connection");
-    auto handles = impl->native_handles();
     auto pending = impl->peek_buffered();  // read ahead here: the receiver reads it first
+    if (auto carrier = impl->carrier(); !carrier.empty()) {
+        e.begin_array(5);
+        e.write_bool(c.readable());
+        e.write_bool(c.writable());
+        e.write_str(carrier);
+        impl->encode(e);
+        e.write_bin(pending);
+        return;
+    }
+    auto handles = impl->native_handles();
     if (e.handles != nullptr) {
         e.begin_array(4);
         e.write_bool(c.readable());
@@ -247,10 +259,22 @@ void codec<Connection>::encode(Encoder& e, const Connection& c) {
 
 Connection codec<Connection>::decode(Decoder& d) {
     std::size_t items = d.read_array();
-    if (items != 4 && items != 6)
-        throw SerializationError("a Connection is an array of 4 or 6 items");
+    if (items < 4 || items > 6)
+        throw SerializationError("a Connection is an array of 4, 5 or 6 items");
     bool readable = d.read_bool();
     bool writable = d.read_bool();
+    if (items == 5) {
+        std::string carrier(d.read_str());
+        auto& backend = *static_cast<plugin::ContextBackend*>(
+            detail::load_plugin(plugin::PluginKind::start_method, carrier).instance);
+        auto impl = backend.attach_connection(d);
+        if (!impl)
+            throw SerializationError(
+                fmt::format("start method '{}' attached no connection", carrier));
+        auto pending = d.read_bin();
+        impl->prime(pending);
+        return Connection(std::move(impl), readable, writable);
+    }
     std::intptr_t h[2] = {-1, -1};
     if (items == 4) {
         if (d.handles == nullptr)

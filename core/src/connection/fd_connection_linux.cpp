@@ -1,6 +1,6 @@
 // Connection ends over POSIX file descriptors: one writev per message sent,
 // exact reads with no buffering (so poll() on the fd tells the truth).
-#include <mproc/plugin/fd_connection.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -98,7 +98,7 @@ class FdConnection final : public ConnectionImpl {
             std::size_t need = out.size() - got;
             // Small reads go through the read-ahead buffer: one read() then
             // serves many messages. Large ones go straight to their place.
-            bool direct = !read_ahead_ || need >= read_ahead_size / 2;
+            bool direct = need >= read_ahead_size / 2;
             if (!direct && !buffer_) buffer_ = std::make_unique<std::byte[]>(read_ahead_size);
             std::byte* dst = direct ? out.data() + got : buffer_.get();
             ssize_t n = ::read(rfd_, dst, direct ? need : read_ahead_size);
@@ -145,8 +145,6 @@ class FdConnection final : public ConnectionImpl {
         end_ = data.size();
     }
 
-    void set_read_ahead(bool on) override { read_ahead_ = on; }
-
     NativeHandle wait_handle() const override { return rfd_ >= 0 ? rfd_ : wfd_; }
 
     std::vector<NativeHandle> native_handles() const override {
@@ -179,7 +177,6 @@ class FdConnection final : public ConnectionImpl {
     int rfd_;
     int wfd_;
     bool socket_;
-    bool read_ahead_ = true;
     std::unique_ptr<std::byte[]> buffer_;  // allocated on the first small read
     std::size_t begin_ = 0, end_ = 0;      // unread bytes: [begin_, end_)
 };

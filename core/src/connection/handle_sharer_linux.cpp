@@ -25,11 +25,12 @@
 
 #include <mproc/errors.hpp>
 #include <mproc/plugin/backend.hpp>
-#include <mproc/plugin/fd_connection.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
 
-#include "process/authkey.hpp"
 #include "base/fork_guard.hpp"
 #include "connection/handle_sharer.hpp"
+#include "process/authkey.hpp"
+#include "process/exit_hooks.hpp"
 
 namespace mproc::detail {
 
@@ -133,7 +134,7 @@ class Sharer {
     // hooks' own mutex is taken before a fork, so no order between the two).
     static void register_hooks() {
         static const bool done = [] {
-            plugin::at_process_exit([] { instance().stop(); });
+            detail::at_process_exit([] { instance().stop(); });
             ::pthread_atfork([] { instance().join_if_finishing(); }, nullptr, nullptr);
             return true;
         }();

@@ -17,11 +17,11 @@
 #include <fmt/format.h>
 
 #include <mproc/errors.hpp>
-#include <mproc/plugin/fd_connection.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
 
 #include "base/environment.hpp"
-#include "listener/listener_socket.hpp"
 #include "base/poll_linux.hpp"
+#include "listener/listener_socket.hpp"
 
 namespace mproc::connection::detail {
 

@@ -3,6 +3,7 @@
 #include "plugin/plugin_registry.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,20 +40,18 @@ std::vector<fs::path>& user_dirs() {
 void append_path_list(std::vector<fs::path>& out, const std::string& list) {
     std::stringstream ss(list);
     std::string item;
-    while (std::getline(ss, item, ':'))
+    while (std::getline(ss, item, env::path_list_separator()))
         if (!item.empty()) out.emplace_back(item);
 }
 
-// True when libmproc itself was loaded from this project's build tree: then
-// the freshly built plugins next to it are the right ones.
-bool running_from_build_tree(const fs::path& libdir) {
-    std::error_code ec;
-    auto root = fs::weakly_canonical(MPROC_BUILD_ROOT, ec);
-    if (ec) return false;
-    auto dir = fs::weakly_canonical(libdir, ec);
-    if (ec) return false;
-    auto [r, d] = std::mismatch(root.begin(), root.end(), dir.begin(), dir.end());
-    return r == root.end();
+// The plugin directories of the build tree libmproc was loaded from: meson
+// writes them, one a line, into a file beside the build tree's libmproc,
+// which is not installed (an installed libmproc holds no build-tree path).
+void append_build_tree_directories(std::vector<fs::path>& dirs, const fs::path& libdir) {
+    std::ifstream in(libdir / "mproc-build-plugin-dirs.txt");
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) dirs.emplace_back(line);
 }
 
 std::string kind_name(plugin::PluginKind kind) {
@@ -101,7 +100,7 @@ std::optional<LoadedPlugin> try_load(const fs::path& file, plugin::PluginKind ki
         why = "has no factory";
         return std::nullopt;
     }
-    void* instance = info->factory();
+    void* instance = info->factory(plugin_host());
     if (instance == nullptr) {
         why = "its factory returned nothing";
         return std::nullopt;
@@ -187,7 +186,7 @@ std::vector<fs::path> default_directories() {
     }
     boost::dll::fs::error_code ec;
     fs::path libdir = boost::dll::this_line_location(ec).parent_path();
-    if (!ec && running_from_build_tree(libdir)) append_path_list(dirs, MPROC_BUILD_PLUGIN_DIRS);
+    if (!ec) append_build_tree_directories(dirs, libdir);
     fs::path exe = boost::dll::program_location(ec);
     if (!ec) dirs.push_back(exe.parent_path() / "mproc-plugins");
     if (!libdir.empty()) dirs.push_back(libdir / "mproc" / "plugins");
@@ -249,7 +248,8 @@ const LoadedPlugin& load_plugin(plugin::PluginKind kind, std::string_view name) 
         std::vector<std::string> dirs;
         for (const auto& d : plugin_search_path()) dirs.push_back(d.string());
         msg += fmt::format("; no file {}{}{} on the plugin path ({})", plugin_file_prefix(kind),
-                           name, plugin_file_suffix(), fmt::join(dirs, ":"));
+                           name, plugin_file_suffix(),
+                           fmt::join(dirs, std::string(1, env::path_list_separator())));
     }
     throw PluginError(msg);
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <mproc/plugin/abi.hpp>
+#include <mproc/plugin/host.hpp>
 
 namespace mproc::detail {
 
@@ -16,6 +17,10 @@ struct LoadedPlugin {
     const plugin::PluginInfo* info;
     void* instance;  ///< what info->factory() returned
 };
+
+/// The services every plugin's factory is given (made by the process
+/// layer: core/src/process/host.cpp).
+const plugin::Host& plugin_host();
 
 /// The plugin of this kind and name, loading it on first use; throws
 /// PluginError listing what exists and why each candidate was refused.

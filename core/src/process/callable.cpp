@@ -4,14 +4,24 @@
 #include <map>
 #include <mutex>
 
-#include "process/exec_child.hpp"
 #include "base/fork_guard.hpp"
+#include "base/record_pool.hpp"
+#include "process/exec_child.hpp"
 
 namespace mproc {
 
 namespace detail {
 
 Target::~Target() = default;
+
+// Targets come from the process record pool (made in a program's code,
+// deleted in libmproc or there).
+void* Target::operator new(std::size_t size) {
+    return record_allocate(size);
+}
+void Target::operator delete(void* p) {
+    record_deallocate(p);
+}
 
 namespace {
 

@@ -3,20 +3,41 @@
 
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
 
 #include "base/environment.hpp"
-#include "process/exec_child.hpp"
 #include "base/fork_guard.hpp"
+#include "base/record_pool.hpp"
 #include "plugin/plugin_registry.hpp"
+#include "process/exec_child.hpp"
 
 namespace mproc {
 
 namespace plugin {
 ContextBackend::~ContextBackend() = default;
 ProcessHandle::~ProcessHandle() = default;
+
+// A start method's handles come from the process record pool.
+void* ProcessHandle::operator new(std::size_t size) {
+    return detail::record_allocate(size);
+}
+void ProcessHandle::operator delete(void* p) {
+    detail::record_deallocate(p);
+}
 ConnectionImpl::~ConnectionImpl() = default;
+
+void ConnectionImpl::encode(Encoder&) const {
+    throw ProcessError("this connection has no carrier of its own to encode it");
+}
+
+std::unique_ptr<ConnectionImpl> ContextBackend::attach_connection(Decoder&) {
+    throw SerializationError(fmt::format(
+        "start method '{}' does not carry connections its own way, but one arrived for it",
+        name()));
+}
 }  // namespace plugin
 
 namespace {

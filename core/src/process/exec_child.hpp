@@ -33,6 +33,19 @@ void build_exec_payload(Process& self, const Target* target, ExecLaunch& out);
 /// returns the exit code. Takes ownership of the handles.
 int run_exec_child(std::span<const std::byte> payload, std::span<const std::intptr_t> handles);
 
+/// What an exec child's command line points at: its bootstrap message and
+/// the handles that came with it.
+struct ExecBootstrap {
+    std::vector<std::byte> payload;
+    std::vector<std::intptr_t> handles;
+};
+/// Reads the bootstrap an exec child's command line names (argv[2]: where
+/// the message is, argv[3]: how many handles follow it); nullopt if the
+/// command line is malformed.
+std::optional<ExecBootstrap> read_exec_bootstrap(int argc, char** argv);
+/// Flushes the standard streams and ends this process at once.
+[[noreturn]] void end_process(int code);
+
 /// The name under which a function was registered, if any.
 std::optional<std::string> registered_name(void* function);
 /// The function registered under a name, if any.

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include <mproc/export.hpp>
+
 namespace mproc::detail {
 
 /// Where a function's code lives.
@@ -14,12 +16,14 @@ struct CodeLocation {
     std::string module;    ///< the module's path, for messages
 };
 
+// Exported for the tests (tests/test_spawn.cpp) only.
+
 /// Locates code in a loaded module; throws ProcessError if the address is
 /// not in any module's executable segment or the module has no build-id.
-CodeLocation locate_code(const void* address);
+MPROC_API CodeLocation locate_code(const void* address);
 
 /// The address of code in the loaded module with this build-id; throws
 /// ProcessError if no module has it or the offset is not in its code.
-void* resolve_code(const CodeLocation& where);
+MPROC_API void* resolve_code(const CodeLocation& where);
 
 }  // namespace mproc::detail

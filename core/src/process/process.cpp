@@ -3,8 +3,6 @@
 // together (see fork_guard_linux.cpp).
 #include <mproc/process.hpp>
 
-#include <cxxabi.h>
-
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -12,12 +10,15 @@
 #include <typeinfo>
 
 #include <fmt/format.h>
+#include <boost/core/demangle.hpp>
 
 #include <mproc/context.hpp>
 #include <mproc/logging.hpp>
 
-#include "process/exec_child.hpp"
 #include "base/fork_guard.hpp"
+#include "base/logging_hooks.hpp"
+#include "process/exec_child.hpp"
+#include "process/exit_hooks.hpp"
 #include "process/process_registry.hpp"
 #include "process/process_state.hpp"
 
@@ -42,10 +43,7 @@ void at_normal_exit() {
 // "Worker" for mproc::Process-derived class ns::Worker<int>.
 std::string class_name(const std::type_info& t) {
     if (t == typeid(Process)) return "Process";  // most processes: no demangling
-    int status = 0;
-    char* d = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
-    std::string full = status == 0 && d ? d : t.name();
-    std::free(d);
+    std::string full = boost::core::demangle(t.name());
     if (auto lt = full.find('<'); lt != std::string::npos) full.resize(lt);
     if (auto colon = full.rfind("::"); colon != std::string::npos) full.erase(0, colon + 2);
     return full;
@@ -68,6 +66,18 @@ void ensure_exit_handler() {
     static const bool registered = (std::atexit(at_normal_exit), true);
     (void)registered;
 }
+
+namespace {
+// The logger (in the base layer) names records by the current process and
+// asks for the exit messages when logging to stderr begins.
+std::string logged_process_name() {
+    return current_process().name();
+}
+[[maybe_unused]] const bool logging_hooks_set = [] {
+    logging_hooks() = {&logged_process_name, &ensure_exit_handler};
+    return true;
+}();
+}  // namespace
 
 [[gnu::hot]] void exit_function() {
     auto& log = get_logger();
@@ -322,7 +332,7 @@ void Process::start() {
     req.child_main = &fork_child_main;
     req.child_arg = &launch;
     detail::ExecLaunch exec;
-    if (!s.backend->runs_closures()) {
+    if (!s.backend->capabilities().has(plugin::Capability::runs_closures)) {
         detail::build_exec_payload(*this, target_.get(), exec);
         req.payload = exec.payload;
         req.handles = exec.handles;
@@ -506,14 +516,10 @@ void exit(int code) {
     std::exit(code);
 }
 
-namespace plugin {
-
-void at_process_exit(void (*hook)()) {
+void detail::at_process_exit(void (*hook)()) {
     static auto* m = new detail::ForkGuardedMutex();
     std::lock_guard lock(*m);
     detail::exit_hooks().push_back(hook);
     detail::ensure_exit_handler();
 }
-
-}  // namespace plugin
 }  // namespace mproc

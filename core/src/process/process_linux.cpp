@@ -15,9 +15,9 @@
 #include <iostream>
 #include <system_error>
 
-#include <mproc/plugin/fork.hpp>
-#include <mproc/plugin/process_identity.hpp>
+#include <mproc/plugin/posix/fork.hpp>
 #include <mproc/process.hpp>
+#include "base/process_identity.hpp"
 
 #include "base/poll_linux.hpp"
 #include "process/process_state.hpp"
@@ -69,7 +69,7 @@ namespace {
 }
 
 [[gnu::hot]] int current_pid() {
-    return plugin::this_process_id();
+    return detail::this_process_id();
 }
 
 std::string signal_name(int sig) {
@@ -116,7 +116,7 @@ void close_handle(int fd) {
 
 namespace plugin {
 
-[[gnu::hot]] pid_t fork_and_run(const LaunchRequest& req) {
+[[gnu::hot]] int fork_and_run(const LaunchRequest& req) {
     pid_t pid = ::fork();
     if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
     if (pid == 0) ::_exit(req.child_main(req.child_arg));

@@ -87,7 +87,7 @@ std::vector<void (*)()>& exit_hooks();
 void ensure_exit_handler();
 /// Flushes C stdio and C++ iostreams (before fork, and at child exit).
 void flush_std_streams();
-/// getpid(), cached (plugin::this_process_id).
+/// getpid(), cached (detail::this_process_id).
 int current_pid();
 /// "SIGTERM" for 15; the number as text if unknown.
 std::string signal_name(int sig);

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include <mproc/plugin/backend.hpp>
+#include "process/exit_hooks.hpp"
 
 namespace mproc::detail {
 
@@ -133,7 +133,7 @@ void join_ended_feeders() {
 }
 
 void remember_feeder(const std::shared_ptr<QueueCore::Local>& l) {
-    static const bool registered = (plugin::at_process_exit(&join_feeders_at_exit), true);
+    static const bool registered = (detail::at_process_exit(&join_feeders_at_exit), true);
     (void)registered;
     auto& f = feeders();
     std::lock_guard lock(f.mutex);

@@ -11,9 +11,6 @@ namespace mproc {
 HandleTable::~HandleTable() = default;
 Encoder::~Encoder() = default;
 Decoder::~Decoder() = default;
-ScalarKind Decoder::peek_bulk_kind() {
-    throw SerializationError("this serializer cannot report the element kind of a bulk array");
-}
 Serializer::~Serializer() = default;
 
 Serializer& get_serializer(std::string_view name) {

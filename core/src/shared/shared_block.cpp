@@ -9,10 +9,6 @@
 // of the processes that have it; the block is freed when it drops to zero.
 #include <mproc/shared_block.hpp>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <bit>
 #include <cstdint>
@@ -24,11 +20,13 @@
 
 #include <fmt/format.h>
 
-#include <mproc/context.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/plugin/backend.hpp>
 
 #include "base/fork_guard.hpp"
+#include "base/process_identity.hpp"
+#include "plugin/capability_check.hpp"
+#include "plugin/plugin_registry.hpp"
 
 namespace mproc {
 namespace plugin {
@@ -73,8 +71,7 @@ struct Segment {
     std::unique_ptr<plugin::SharedMemoryImpl> memory;
     plugin::ContextBackend* backend = nullptr;
     std::string backend_name;
-    dev_t dev = 0;
-    ino_t ino = 0;
+    std::pair<std::uint64_t, std::uint64_t> id;  // the memory's identity
 
     std::byte* base() const { return memory->data().data(); }
     SegmentHeader* header() const { return reinterpret_cast<SegmentHeader*>(base()); }
@@ -85,7 +82,7 @@ struct Segment {
 struct BlockRef {
     std::shared_ptr<Segment> segment;
     std::size_t offset = 0;  // of the BlockHeader in the segment
-    pid_t counted_by = 0;    // the process whose count this reference holds
+    int counted_by = 0;      // the process whose count this reference holds
 
     BlockHeader* header() const { return reinterpret_cast<BlockHeader*>(segment->base() + offset); }
     ~BlockRef();
@@ -96,7 +93,7 @@ namespace {
 // The segments this process maps, by identity, and those it allocates from.
 struct Heap {
     ForkGuardedMutex mutex;
-    std::map<std::pair<dev_t, ino_t>, std::weak_ptr<Segment>> mapped;
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Segment>> mapped;
     // Small-block segments made here. Each lives while blocks of it are
     // used here, except the first of each backend, kept for the next ones.
     std::vector<std::weak_ptr<Segment>> own;
@@ -108,21 +105,13 @@ Heap& heap() {
     return *h;
 }
 
-void identify(Segment& s) {
-    struct stat st {};
-    if (::fstat(int(s.memory->native_handle()), &st) == 0) {
-        s.dev = st.st_dev;
-        s.ino = st.st_ino;
-    }
-}
-
 std::shared_ptr<Segment> new_segment(plugin::ContextBackend& backend, std::size_t size,
                                      bool small) {
     auto s = std::make_shared<Segment>();
     s->memory = backend.make_shared_memory(size);
     s->backend = &backend;
     s->backend_name = std::string(backend.name());
-    identify(*s);
+    s->id = s->memory->identity();
     auto* h = new (s->base()) SegmentHeader{};
     h->small = small ? 1 : 0;
     if (small) h->bitmap[0].store((std::uint64_t(1) << header_units) - 1);
@@ -152,7 +141,7 @@ std::optional<std::size_t> claim(SegmentHeader& h, std::size_t n) {
 }  // namespace
 
 BlockRef::~BlockRef() {
-    if (!segment->small() || counted_by != ::getpid()) return;
+    if (!segment->small() || counted_by != this_process_id()) return;
     auto* b = header();
     if (b->processes.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     // The last process let go: free the units.
@@ -172,11 +161,13 @@ SharedBlock SharedBlock::allocate(plugin::ContextBackend& backend, std::size_t s
     if (align == 0 || align > unit || (align & (align - 1)) != 0)
         throw ValueError(
             fmt::format("shared memory alignment {} is not a power of 2 up to 64", align));
+    require_capability(backend, plugin::Capability::shared_memory,
+                       "shared state (a lock, semaphore, shared value or queue)");
     std::size_t start = data_offset(align);
     if (size > std::size_t(1) << 46)
         throw ValueError(fmt::format("shared block of {} bytes is too large", size));
     auto ref = std::make_shared<BlockRef>();
-    ref->counted_by = ::getpid();
+    ref->counted_by = this_process_id();
     std::size_t units = (start + std::max<std::size_t>(size, 1) + unit - 1) / unit;
     if (units <= 64) {
         auto& h = heap();
@@ -197,7 +188,7 @@ SharedBlock SharedBlock::allocate(plugin::ContextBackend& backend, std::size_t s
             first = claim(*s->header(), units);
             h.own.push_back(s);
             h.first.try_emplace(&backend, s);
-            h.mapped[{s->dev, s->ino}] = s;
+            h.mapped[s->id] = s;
             ref->segment = s;
         }
         ref->offset = *first * unit;
@@ -216,7 +207,7 @@ SharedBlock SharedBlock::allocate(plugin::ContextBackend& backend, std::size_t s
         b->processes.store(1, std::memory_order_relaxed);
         b->magic = block_magic;
         std::lock_guard lock(heap().mutex);
-        heap().mapped[{s->dev, s->ino}] = s;
+        heap().mapped[s->id] = s;
         start -= ref->offset;
     }
     SharedBlock block;
@@ -267,29 +258,32 @@ SharedBlock codec<SharedBlock>::decode(Decoder& d) {
         data < offset + 16 || data > seg_size || size > seg_size - data)
         throw SerializationError("a SharedBlock lies outside its segment");
 
-    struct stat st {};
-    if (::fstat(int(fd), &st) != 0) throw SerializationError("a SharedBlock's handle is not open");
+    // The segment is mapped once per process: a second mapping of memory
+    // already mapped here is dropped for the first.
+    auto& backend = *static_cast<plugin::ContextBackend*>(
+        load_plugin(plugin::PluginKind::start_method, backend_name).instance);
+    std::unique_ptr<plugin::SharedMemoryImpl> memory;
+    try {
+        memory = backend.attach_shared_memory(fd, seg_size);
+    } catch (const ProcessError& e) {
+        throw SerializationError(
+            fmt::format("a SharedBlock's memory cannot be mapped: {}", e.what()));
+    }
+    auto id = memory->identity();
     std::shared_ptr<Segment> seg;
     auto& h = heap();
-    {
-        std::lock_guard lock(h.mutex);
-        auto it = h.mapped.find({st.st_dev, st.st_ino});
-        if (it != h.mapped.end()) seg = it->second.lock();
-    }
+    std::lock_guard lock(h.mutex);
+    auto it = h.mapped.find(id);
+    if (it != h.mapped.end()) seg = it->second.lock();
     if (!seg) {
-        auto& backend = get_context(backend_name).backend();
-        int own = ::fcntl(int(fd), F_DUPFD_CLOEXEC, 0);
-        if (own < 0) throw SerializationError("a SharedBlock's handle cannot be duplicated");
         seg = std::make_shared<Segment>();
-        seg->memory = backend.attach_shared_memory(own, seg_size);
+        seg->memory = std::move(memory);
         seg->backend = &backend;
         seg->backend_name = backend_name;
-        seg->dev = st.st_dev;
-        seg->ino = st.st_ino;
+        seg->id = id;
         if (seg->header()->magic != segment_magic)
             throw SerializationError("a SharedBlock's segment is not mproc shared memory");
-        std::lock_guard lock(h.mutex);
-        h.mapped[{seg->dev, seg->ino}] = seg;
+        h.mapped[id] = seg;
     }
     auto ref = std::make_shared<BlockRef>();
     ref->segment = seg;
@@ -298,7 +292,7 @@ SharedBlock codec<SharedBlock>::decode(Decoder& d) {
         ref->counted_by = 0;  // not ours to release
         throw SerializationError("a SharedBlock names memory that holds no block");
     }
-    ref->counted_by = ::getpid();  // adopts the count the sender took
+    ref->counted_by = this_process_id();  // adopts the count the sender took
     SharedBlock b;
     b.data_ = seg->base() + data;
     b.size_ = size;

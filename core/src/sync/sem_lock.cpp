@@ -8,7 +8,10 @@
 #include <mproc/context.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/lock.hpp>
+#include <mproc/plugin/backend.hpp>
 #include <mproc/semaphore.hpp>
+
+#include "plugin/capability_check.hpp"
 
 namespace mproc {
 
@@ -26,6 +29,10 @@ SemLock checked(SemLock s, SemaphoreKind kind, const char* what) {
 
 SemLock::SemLock(const Context& ctx, SemaphoreKind kind, int value, int max_value) {
     auto& backend = ctx.backend();
+    detail::require_capability(backend, plugin::Capability::shared_semaphores,
+                               kind == SemaphoreKind::counting ? "a Semaphore"
+                               : kind == SemaphoreKind::mutex  ? "a Lock"
+                                                               : "an RLock");
     block_ = SharedBlock::allocate(backend, backend.semaphore_state_size(), 8);
     impl_ = backend.make_semaphore({block_.data(), block_.size()}, kind, value, max_value);
 }

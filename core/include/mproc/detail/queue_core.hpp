@@ -4,6 +4,8 @@
 // encoder and decoder.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <atomic>
 #include <memory>
 #include <span>
@@ -18,7 +20,7 @@ namespace mproc {
 namespace detail {
 
 /// The untyped queue: messages as bytes. Shared by the typed queues.
-class QueueCore {
+class MPROC_API QueueCore {
   public:
     /// A queue of at most maxsize items (<= 0: unbounded) made by ctx.
     QueueCore(const Context& ctx, int maxsize);
@@ -55,8 +57,8 @@ class QueueCore {
 };
 
 /// This thread's encoder and decoder of the default serializer (reused).
-Encoder& thread_encoder();
-Decoder& thread_decoder(std::span<const std::byte> message);
+MPROC_API Encoder& thread_encoder();
+MPROC_API Decoder& thread_decoder(std::span<const std::byte> message);
 
 template <class T>
 T decode_message(std::span<const std::byte> message) {

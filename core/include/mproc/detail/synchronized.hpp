@@ -1,6 +1,8 @@
 // Internal to <mproc/sharedctypes.hpp>: the lock part of Value and Array.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <optional>
 #include <utility>
 
@@ -10,7 +12,7 @@ namespace mproc {
 
 namespace detail {
 /// The lock part of Value and Array.
-class Synchronized {
+class MPROC_API Synchronized {
   public:
     /// The lock (throws ValueError if made with lock = false).
     SemLock& get_lock() const;
@@ -31,7 +33,7 @@ class Synchronized {
 };
 
 /// Holds the lock of a Synchronized for a scope.
-struct Held {
+struct MPROC_API Held {
     explicit Held(const Synchronized& s) : s_(s) { s_.acquire(); }
     ~Held() { s_.release(); }
     Held(const Held&) = delete;

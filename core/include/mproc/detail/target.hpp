@@ -3,6 +3,8 @@
 // (a typed trampoline decodes the arguments in the child and calls it).
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <string>
 #include <tuple>
@@ -33,13 +35,13 @@ void exec_trampoline(Decoder& d, void* fn) {
 }
 
 /// A plain function and its trampoline.
-struct ExecTarget {
+struct MPROC_API ExecTarget {
     ExecTrampoline trampoline = nullptr;
     void* function = nullptr;
 };
 
 /// A type-erased target and its arguments.
-class Target {
+class MPROC_API Target {
   public:
     virtual ~Target();
     /// Targets come from libmproc's pool of process records (see
@@ -87,7 +89,7 @@ class BoundTarget final : public Target {
 };
 
 /// Records a function under a name (see MPROC_REGISTER_FUNCTION).
-bool register_exec_function(const char* name, void* function, ExecTrampoline trampoline);
+MPROC_API bool register_exec_function(const char* name, void* function, ExecTrampoline trampoline);
 
 template <class R, class... P>
 bool register_function(const char* name, R (*f)(P...)) {

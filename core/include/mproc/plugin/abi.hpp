@@ -3,25 +3,47 @@
 // A plugin is a shared library named  mproc-<kind>-<name>.so  (kind is
 // "backend" for a start method, "serializer" for a wire format) exporting the
 // Boost.DLL alias `mproc_plugin_entry`, a function returning a pointer to a
-// static PluginInfo:
+// static PluginInfo. One line writes all of it:
 //
-//   static const mproc::plugin::PluginInfo info = {
-//       mproc::plugin::abi_version, MPROC_TOOLCHAIN_TAG,
-//       mproc::plugin::PluginKind::start_method, "myfork", "1.0", &make_backend};
-//   MPROC_PLUGIN_EXPORT(info)
+//   class MyFork final : public mproc::plugin::ContextBackend {
+//     public:
+//       explicit MyFork(const mproc::plugin::Host& host);  // or no argument
+//       ...
+//   };
+//   MPROC_PLUGIN_DEFINE(start_method, "myfork", MyFork)
 //
 // The core refuses a plugin whose abi_version or toolchain tag differs from
 // its own, or whose declared name differs from its file name, with an error
 // naming the file and both values. Plugins are never unloaded.
 //
-// FROZEN LAYOUT: PluginInfo only grows by appending fields; abi_version stays
-// the first field forever so any core can read it from any plugin.
+// Versioning, honestly: a plugin shares C++ classes (vtables, exceptions,
+// std types) with the core, and a C++ vtable cannot grow in a way an older
+// binary could detect, so there is no compatibility between ABI versions:
+// the core loads a plugin only if its abi_version is exactly the core's.
+// Rebuild plugins against the headers of the mproc they are loaded into.
+// Only PluginInfo's first field is frozen forever, so that any core can read
+// a plugin's version (and refuse it by name) before trusting anything else.
+//
+// ABI versions:
+//   1  PluginInfo; ContextBackend (start, make_pipe, runs_closures);
+//      Serializer
+//   2  shared memory and process-shared semaphores in ContextBackend
+//   3  run_helper; LaunchRequest's payload and handles (exec children)
+//   4  the Host table given to the factory; a capability set instead of
+//      runs_closures(); connections a backend carries its own way
+//      (ConnectionImpl::carrier, ContextBackend::attach_connection);
+//      LaunchRequest without struct_size; ConnectionImpl without
+//      set_read_ahead; MPROC_PLUGIN_DEFINE
 #pragma once
+
+#include <mproc/export.hpp>
 
 #include <cstdint>
 
 #include <boost/config.hpp>
 #include <boost/dll/alias.hpp>
+
+#include <mproc/version.hpp>
 
 #define MPROC_STRINGIFY_(x) #x
 #define MPROC_STRINGIFY(x) MPROC_STRINGIFY_(x)
@@ -50,31 +72,61 @@
 
 namespace mproc::plugin {
 
-/// Version of the plugin ABI (this header and backend.hpp, serializer.hpp).
-inline constexpr std::uint32_t abi_version = 3;
+/// Version of the plugin ABI (the headers under <mproc/plugin/> and
+/// <mproc/serializer.hpp>). A plugin loads only into a core of the same one.
+inline constexpr std::uint32_t abi_version = 4;
 
 /// What a plugin provides.
 enum class PluginKind : std::uint32_t {
-    start_method = 1,  ///< a Context backend (fork, spawn, forkserver, ...)
+    start_method = 1,  ///< a ContextBackend (fork, spawn, forkserver, ...)
     serializer = 2,    ///< a Serializer (msgpack, ...)
 };
 
-/// The static descriptor a plugin exports. Do not modify; append only.
-struct PluginInfo {
+struct Host;
+
+/// The static descriptor a plugin exports (abi_version stays first forever).
+struct MPROC_API PluginInfo {
     std::uint32_t abi_version;  ///< must equal mproc::plugin::abi_version
     const char* toolchain;      ///< must equal the core's MPROC_TOOLCHAIN_TAG
     PluginKind kind;            ///< what the factory returns
     const char* name;           ///< must equal the <name> part of the file name
     const char* version;        ///< the plugin's own version, free-form
     /// Returns the plugin's singleton: a ContextBackend* for start methods, a
-    /// Serializer* for serializers. Called once; the object lives forever.
-    void* (*factory)();
+    /// Serializer* for serializers. Called once, with the core's services;
+    /// the object lives forever.
+    void* (*factory)(const Host& host);
 };
 
 /// The signature of the exported entry point.
 using EntryFunction = const PluginInfo*();
 
+/// The interface a kind of plugin implements (specialised beside each
+/// interface: ContextBackend in backend.hpp, Serializer in serializer.hpp).
+template <PluginKind K>
+struct PluginInterface;
+
+/// The factory MPROC_PLUGIN_DEFINE writes: one instance of C, made with the
+/// host's services if C takes them. Never destroyed, as plugins are never
+/// unloaded: exit hooks may still use it after static destructors ran.
+template <PluginKind K, class C>
+void* make_plugin_singleton(const Host& host) {
+    using Interface = typename PluginInterface<K>::type;
+    if constexpr (requires { C(host); }) {
+        static C* instance = new C(host);
+        return static_cast<Interface*>(instance);
+    } else {
+        static C* instance = new C();
+        return static_cast<Interface*>(instance);
+    }
+}
+
 }  // namespace mproc::plugin
+
+/// The version a plugin reports: the build's MPROC_PLUGIN_VERSION if it
+/// defines one (mproc's meson passes the project version), else mproc's.
+#ifndef MPROC_PLUGIN_VERSION
+#define MPROC_PLUGIN_VERSION MPROC_VERSION_STRING
+#endif
 
 /// Exports `info` (a static PluginInfo) as this library's plugin entry.
 #define MPROC_PLUGIN_EXPORT(info)                                   \
@@ -84,3 +136,18 @@ using EntryFunction = const PluginInfo*();
     }                                                               \
     }                                                               \
     BOOST_DLL_ALIAS(mproc_plugin_entry_impl_, mproc_plugin_entry)
+
+/// Defines and exports a plugin: kind is start_method or serializer, name
+/// its name (equal to the file's <name>), Class the implementation (made
+/// once, from `const mproc::plugin::Host&` if it has such a constructor).
+#define MPROC_PLUGIN_DEFINE(kind, name, Class)                                              \
+    namespace {                                                                             \
+    const ::mproc::plugin::PluginInfo mproc_plugin_info_ = {                                \
+        ::mproc::plugin::abi_version,                                                       \
+        MPROC_TOOLCHAIN_TAG,                                                                \
+        ::mproc::plugin::PluginKind::kind,                                                  \
+        name,                                                                               \
+        MPROC_PLUGIN_VERSION,                                                               \
+        &::mproc::plugin::make_plugin_singleton<::mproc::plugin::PluginKind::kind, Class>}; \
+    }                                                                                       \
+    MPROC_PLUGIN_EXPORT(mproc_plugin_info_)

@@ -8,6 +8,8 @@
 // reused pid, means abandoned) and takes the lock over.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -17,14 +19,14 @@
 namespace mproc::posix {
 
 /// Bytes of state one futex semaphore needs.
-std::size_t futex_semaphore_state_size() noexcept;
+MPROC_API std::size_t futex_semaphore_state_size() noexcept;
 
 /// Initialises state (zeroed shared memory) and returns the semaphore.
-std::unique_ptr<plugin::SemaphoreImpl> make_futex_semaphore(std::span<std::byte> state,
-                                                            plugin::SemaphoreKind kind, int value,
-                                                            int max_value);
+MPROC_API std::unique_ptr<plugin::SemaphoreImpl> make_futex_semaphore(std::span<std::byte> state,
+                                                                      plugin::SemaphoreKind kind,
+                                                                      int value, int max_value);
 
 /// A semaphore made by make_futex_semaphore in another process.
-std::unique_ptr<plugin::SemaphoreImpl> attach_futex_semaphore(std::span<std::byte> state);
+MPROC_API std::unique_ptr<plugin::SemaphoreImpl> attach_futex_semaphore(std::span<std::byte> state);
 
 }  // namespace mproc::posix

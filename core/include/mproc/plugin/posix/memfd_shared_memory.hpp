@@ -3,6 +3,8 @@
 // the last process holding the fd or a mapping ends.
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <memory>
 
@@ -11,9 +13,10 @@
 namespace mproc::posix {
 
 /// New zero-filled shared memory (close-on-exec fd).
-std::unique_ptr<plugin::SharedMemoryImpl> make_memfd_shared_memory(std::size_t size);
+MPROC_API std::unique_ptr<plugin::SharedMemoryImpl> make_memfd_shared_memory(std::size_t size);
 
-/// Maps a memfd received from another process; owns fd from the call on.
-std::unique_ptr<plugin::SharedMemoryImpl> attach_memfd_shared_memory(int fd, std::size_t size);
+/// Maps a memfd received from another process (fd stays the caller's).
+MPROC_API std::unique_ptr<plugin::SharedMemoryImpl> attach_memfd_shared_memory(int fd,
+                                                                               std::size_t size);
 
 }  // namespace mproc::posix

@@ -2,16 +2,18 @@
 // pipes over file descriptors, semaphores are futexes in memfd shared memory.
 #pragma once
 
-#include <mproc/plugin/backend.hpp>
-#include <mproc/plugin/fd_connection.hpp>
+#include <mproc/export.hpp>
 
-#include "futex_semaphore.hpp"
-#include "memfd_shared_memory.hpp"
+#include <mproc/plugin/backend.hpp>
+#include <mproc/plugin/posix/fd_connection.hpp>
+
+#include <mproc/plugin/posix/futex_semaphore.hpp>
+#include <mproc/plugin/posix/memfd_shared_memory.hpp>
 
 namespace mproc::posix {
 
 /// Base of the fork, spawn and forkserver backends.
-class PosixBackend : public plugin::ContextBackend {
+class MPROC_API PosixBackend : public plugin::ContextBackend {
   public:
     std::pair<std::unique_ptr<plugin::ConnectionImpl>, std::unique_ptr<plugin::ConnectionImpl>>
     make_pipe(bool duplex) override {

@@ -1,14 +1,16 @@
+// mproc's logger (see <mproc/logging.hpp>). It sits below the process
+// layer: the name of the current process and the exit hook come from there
+// through logging_hooks.hpp, set when libmproc loads.
 #include <mproc/logging.hpp>
 
-#include <unistd.h>
-
+#include <cstdio>
 #include <memory>
 #include <mutex>
-
-#include <mproc/process.hpp>
+#include <vector>
 
 #include "base/fork_guard.hpp"
-#include "process/process_state.hpp"
+#include "base/logging_hooks.hpp"
+#include "base/stderr.hpp"
 
 namespace mproc {
 
@@ -39,6 +41,22 @@ std::string level_name(int level) {
 
 }  // namespace logging
 
+namespace detail {
+
+namespace {
+std::string main_process_name() {
+    return "MainProcess";
+}
+void nothing() {}
+}  // namespace
+
+LoggingHooks& logging_hooks() {
+    static LoggingHooks hooks{&main_process_name, &nothing};
+    return hooks;
+}
+
+}  // namespace detail
+
 namespace {
 
 // A plain atomic pointer, so that logging takes no lock another thread could
@@ -51,12 +69,7 @@ void write_stderr(int level, std::string_view process, std::string_view msg) {
     line.append(msg);
     line.push_back('\n');
     std::fflush(stderr);
-    std::size_t done = 0;
-    while (done < line.size()) {
-        ssize_t n = ::write(2, line.data() + done, line.size() - done);
-        if (n <= 0) break;
-        done += std::size_t(n);
-    }
+    detail::write_to_stderr(line);
 }
 
 }  // namespace
@@ -84,7 +97,7 @@ void Logger::set_handler(Handler handler) {
 void Logger::log(int level, std::string_view msg) {
     if (!is_enabled_for(level)) return;
     if (const Handler* h = handler_slot.load(std::memory_order_acquire))
-        (*h)(level, current_process().name(), msg);
+        (*h)(level, detail::logging_hooks().process_name(), msg);
 }
 
 [[gnu::hot]] Logger& get_logger() {
@@ -97,7 +110,7 @@ Logger& log_to_stderr(std::optional<int> level) {
     l.set_handler(&write_stderr);
     l.to_stderr_.store(true);
     if (level) l.set_level(*level);
-    detail::ensure_exit_handler();
+    detail::logging_hooks().logging_enabled();
     return l;
 }
 

@@ -1,5 +1,5 @@
 // Futex semaphores (see futex_semaphore.hpp).
-#include "futex_semaphore.hpp"
+#include <mproc/plugin/posix/futex_semaphore.hpp>
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -19,17 +19,17 @@
 #include <fmt/format.h>
 
 #include <mproc/errors.hpp>
-#include <mproc/plugin/process_identity.hpp>
+#include "base/process_identity.hpp"
 
 namespace mproc::posix {
 namespace {
 
+using detail::process_alive;
+using detail::this_process_id;
+using detail::this_process_start_time;
+using detail::this_thread_id;
 using plugin::AcquireStatus;
-using plugin::process_alive;
 using plugin::SemaphoreKind;
-using plugin::this_process_id;
-using plugin::this_process_start_time;
-using plugin::this_thread_id;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint32_t state_magic = 0x6d705331;  // "mpS1"

@@ -1,6 +1,7 @@
 // memfd shared memory (see memfd_shared_memory.hpp).
-#include "memfd_shared_memory.hpp"
+#include <mproc/plugin/posix/memfd_shared_memory.hpp>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,18 +18,23 @@ namespace {
 
 class MemfdSharedMemory final : public plugin::SharedMemoryImpl {
   public:
-    MemfdSharedMemory(int fd, void* data, std::size_t size) : fd_(fd), data_(data), size_(size) {}
+    MemfdSharedMemory(int fd, void* data, std::size_t size) : fd_(fd), data_(data), size_(size) {
+        struct stat st {};
+        if (::fstat(fd, &st) == 0) id_ = {std::uint64_t(st.st_dev), std::uint64_t(st.st_ino)};
+    }
     ~MemfdSharedMemory() override {
         ::munmap(data_, size_);
         ::close(fd_);
     }
     std::span<std::byte> data() const override { return {static_cast<std::byte*>(data_), size_}; }
     plugin::NativeHandle native_handle() const override { return fd_; }
+    std::pair<std::uint64_t, std::uint64_t> identity() const override { return id_; }
 
   private:
     int fd_;
     void* data_;
     std::size_t size_;
+    std::pair<std::uint64_t, std::uint64_t> id_{};
 };
 
 std::unique_ptr<plugin::SharedMemoryImpl> map(int fd, std::size_t size) {
@@ -59,11 +65,11 @@ std::unique_ptr<plugin::SharedMemoryImpl> make_memfd_shared_memory(std::size_t s
 std::unique_ptr<plugin::SharedMemoryImpl> attach_memfd_shared_memory(int fd, std::size_t size) {
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || std::size_t(st.st_size) < size ||
-        size == 0) {
-        ::close(fd);
+        size == 0)
         throw ProcessError(fmt::format("received handle is not shared memory of {} bytes", size));
-    }
-    return map(fd, size);
+    int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) throw std::system_error(errno, std::generic_category(), "dup of shared memory");
+    return map(own, size);
 }
 
 }  // namespace mproc::posix

@@ -1,14 +1,13 @@
 // Who the calling thread and process are, cheaply (cached; libmproc resets
 // the caches in a fork child), and whether another process still lives: what
-// the futex locks record about a holder. Exported by libmproc for the POSIX
-// start-method backends; one cache per process, however many backends are
-// loaded.
+// the futex locks record about a holder (internal to libmproc: one cache
+// per process, however many backends are loaded).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
-namespace mproc::plugin {
+namespace mproc::detail {
 
 namespace identity {
 // The caches, read inline on the lock fast path. Initial-exec TLS: no
@@ -44,4 +43,4 @@ inline std::uint64_t this_process_start_time() noexcept {
 /// process reusing the pid (its start time differs from start, if non-zero).
 bool process_alive(int pid, std::uint64_t start) noexcept;
 
-}  // namespace mproc::plugin
+}  // namespace mproc::detail

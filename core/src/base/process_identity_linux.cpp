@@ -1,5 +1,5 @@
 // Cached thread and process identity (see process_identity.hpp).
-#include <mproc/plugin/process_identity.hpp>
+#include "base/process_identity.hpp"
 
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace mproc::plugin {
+namespace mproc::detail {
 namespace {
 
 // Reads /proc/<pid>/stat: the state letter and the start time (field 22).
@@ -83,4 +83,4 @@ bool process_alive(int pid, std::uint64_t start) noexcept {
     return start == 0 || actual == start;
 }
 
-}  // namespace mproc::plugin
+}  // namespace mproc::detail

@@ -4,6 +4,8 @@
 //   auto [a, b] = mproc::plugin::make_fd_pipe(true);
 #pragma once
 
+#include <mproc/export.hpp>
+
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -16,16 +18,16 @@ namespace mproc::plugin {
 
 /// A connection end reading rfd and writing wfd (either may be -1; they may
 /// be the same socket). Takes ownership of the descriptors.
-std::unique_ptr<ConnectionImpl> make_fd_connection(int rfd, int wfd);
+MPROC_API std::unique_ptr<ConnectionImpl> make_fd_connection(int rfd, int wfd);
 
 /// A connected pair over pipes (two pipes when duplex: pipes move small
 /// messages faster than Unix sockets). All descriptors are close-on-exec.
-std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make_fd_pipe(
+MPROC_API std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make_fd_pipe(
     bool duplex);
 
 /// True if a handle (fd) is readable within timeout (Python's rules:
 /// nullopt waits forever, negative means zero).
-bool poll_handle(NativeHandle handle, Timeout timeout);
+MPROC_API bool poll_handle(NativeHandle handle, Timeout timeout);
 
 /// Most descriptors send_with_handles / recv_with_handles carry at once.
 inline constexpr std::size_t max_passed_handles = 64;
@@ -33,14 +35,16 @@ inline constexpr std::size_t max_passed_handles = 64;
 /// Sends data (at least one byte) with descriptors attached (SCM_RIGHTS)
 /// over a Unix socket; returns the bytes sent (sendmsg's result, -1 with
 /// errno on failure). Never raises SIGPIPE.
-long send_with_handles(int socket, std::span<const std::byte> data, std::span<const int> handles);
+MPROC_API long send_with_handles(int socket, std::span<const std::byte> data,
+                                 std::span<const int> handles);
 
 /// Receives into data with any attached descriptors appended to handles
 /// (close-on-exec); returns recvmsg's result (-1 with errno on failure).
-long recv_with_handles(int socket, std::span<std::byte> data, std::vector<NativeHandle>& handles);
+MPROC_API long recv_with_handles(int socket, std::span<std::byte> data,
+                                 std::vector<NativeHandle>& handles);
 
 /// Sets SIGPIPE to SIG_IGN if it is SIG_DFL (once), as Python does, so that
 /// writing to a closed pipe is an error instead of death.
-void ignore_sigpipe_once();
+MPROC_API void ignore_sigpipe_once();
 
 }  // namespace mproc::plugin
