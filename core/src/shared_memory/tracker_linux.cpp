@@ -252,6 +252,8 @@ long now_ms() {
         for (int fd = 4; fd < 65536; ++fd) ::close(fd);
     ::chdir("/");
     unmap_inherited_segments();
+    // Ready: the program may count on our not holding its segments now.
+    ::send(3, "r", 1, MSG_NOSIGNAL);
     rlimit rl;
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;  // one fd per watched segment
@@ -329,6 +331,15 @@ void start_watcher() {
     }
     int status = 0;
     while (::waitpid(pid_t(mid), &status, 0) < 0 && errno == EINTR) {
+    }
+    // Wait until the watcher has let go of the segments it inherited.
+    char ready = 0;
+    ssize_t n;
+    do n = ::recv(sv[1], &ready, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) {
+        ::close(sv[1]);
+        throw ProcessError("shared memory watcher: it ended as it started");
     }
     struct stat st;
     ::fstat(sv[1], &st);
