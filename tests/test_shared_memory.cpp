@@ -662,3 +662,25 @@ TEST_CASE("ShareableList: a block that is not a list is refused", "[shared_memor
     CHECK_THROWS_WITH(smem::ShareableList(std::string_view(tiny.name())),
                       Contains("not a ShareableList layout (8 bytes)"));
 }
+
+namespace {
+void wait_for_word(mp::Connection c) {
+    (void)c.recv<int>();
+}
+}  // namespace
+
+TEST_CASE("Tracker: a fork child that inherited a block's mapping keeps it", "[shared_memory]") {
+    // Python's fork children inherit the mmap; here they count as users.
+    auto ctx = mp::get_context("fork");
+    auto shm = smem::SharedMemory::create(4096);
+    std::string name = shm.name();
+    auto [r, w] = ctx.Pipe();
+    auto p = ctx.Process(wait_for_word, r);
+    p.start();
+    shm.close();  // the child still maps it
+    CHECK(exists(name));
+    w.send(1);
+    p.join(30s);
+    CHECK(p.exitcode() == 0);
+    mp::test::wait_until([&] { return !exists(name); }, 2.0);  // the watcher's work
+}

@@ -90,6 +90,8 @@ class SharedMemory {
     std::size_t size_ = 0;
     int fd_ = -1;
     std::uint64_t ino_ = 0;
+    int opener_ = 0;           // which process opened fd_ (its fork generation)
+    unsigned long forks_ = 0;  // its fork count then
     bool tracked_ = false;
     bool was_tracked_ = false;
     bool removed_by_close_ = false;

@@ -15,8 +15,14 @@ struct Segment {
     std::size_t size = 0;
     int fd = -1;
     std::uint64_t ino = 0;
-    bool tracked = false;  ///< this process holds a user lock on it
+    bool tracked = false;     ///< this process holds a user lock on it
+    int opener = 0;           ///< fork_generation() of the process that opened fd
+    unsigned long forks = 0;  ///< forks_made() when it opened it
 };
+
+/// fork() calls made by this process so far (a pthread_atfork count): while
+/// it is unchanged, no other process shares our open files of segments.
+unsigned long forks_made() noexcept;
 
 /// A random name "mproc_" + 16 hex digits.
 std::string generated_name();

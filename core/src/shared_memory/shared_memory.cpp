@@ -60,6 +60,8 @@ SharedMemory::SharedMemory(std::string_view name, bool create, std::int64_t size
     size_ = s.size;
     fd_ = s.fd;
     ino_ = s.ino;
+    opener_ = s.opener;
+    forks_ = s.forks;
     tracked_ = s.tracked;
     was_tracked_ = s.tracked;
     if (tracked_) {
@@ -82,6 +84,8 @@ SharedMemory::SharedMemory(SharedMemory&& o) noexcept
       size_(o.size_),
       fd_(std::exchange(o.fd_, -1)),
       ino_(o.ino_),
+      opener_(o.opener_),
+      forks_(o.forks_),
       tracked_(std::exchange(o.tracked_, false)),
       was_tracked_(o.was_tracked_),
       removed_by_close_(o.removed_by_close_) {}
@@ -94,6 +98,8 @@ SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
         size_ = o.size_;
         fd_ = std::exchange(o.fd_, -1);
         ino_ = o.ino_;
+        opener_ = o.opener_;
+        forks_ = o.forks_;
         tracked_ = std::exchange(o.tracked_, false);
         was_tracked_ = o.was_tracked_;
         removed_by_close_ = o.removed_by_close_;
@@ -108,7 +114,7 @@ std::span<std::byte> SharedMemory::buf() const {
 
 void SharedMemory::close() noexcept {
     if (!addr_ && fd_ < 0) return;
-    detail::Segment s{addr_, size_, fd_, ino_, tracked_};
+    detail::Segment s{addr_, size_, fd_, ino_, tracked_, opener_, forks_};
     removed_by_close_ = detail::close_segment(s, name_);
     addr_ = nullptr;
     fd_ = -1;

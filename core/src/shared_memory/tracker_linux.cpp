@@ -2,8 +2,10 @@
 // closing them (SIGKILL, crash, _exit). One per program (a fork child
 // shares its parent's), started at the first tracked create or attach, in a
 // session of its own (a signal to the program's process group spares it).
-// It is told each segment's name and inode over a SOCK_SEQPACKET socket,
-// keeps a read-only open file of each (no lock), and every 100 ms tries
+// It is told each segment's name and inode through a ring in shared memory
+// (or, from fork children, over the SOCK_SEQPACKET socket that links it to
+// the program), keeps a read-only open file of each (no lock), and every
+// 100 ms tries
 // LOCK_EX on it: success means no process holds the segment (every user
 // holds LOCK_SH for as long as it has it mapped: segment_linux.cpp), so it
 // removes the name. It forgets a segment once the segment is unlinked, and
@@ -30,8 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -47,6 +51,23 @@ namespace {
 
 constexpr int check_interval_ms = 100;
 constexpr std::size_t name_max = 255;
+
+// Segments to watch, from the program that started the watcher, without a
+// system call or a wakeup: a single-producer ring in memory the two share
+// (MAP_SHARED before the clone). The watcher drains it every 100 ms. Fork
+// children of the program, and the program when the ring is full, send a
+// message on the socket instead.
+struct Record {
+    std::uint64_t ino;
+    std::uint32_t len;
+    char name[name_max + 1];
+};
+constexpr std::size_t ring_capacity = 256;
+struct Ring {
+    alignas(64) std::atomic<std::uint64_t> head;  // written by the program
+    alignas(64) std::atomic<std::uint64_t> tail;  // written by the watcher
+    Record records[ring_capacity];
+};
 
 // ---- the watcher process (async-signal-safe code only) ----
 
@@ -117,25 +138,18 @@ bool valid_name(const char* s, std::size_t len) {
     return !(len == 1 && s[0] == '.') && !(len == 2 && s[0] == '.' && s[1] == '.');
 }
 
-// A message: "<inode> <name>".
-void add(Table& t, const char* msg, std::size_t len) {
-    std::uint64_t ino = 0;
-    std::size_t i = 0;
-    while (i < len && msg[i] >= '0' && msg[i] <= '9')
-        ino = ino * 10 + std::uint64_t(msg[i++] - '0');
-    if (i == 0 || i >= len || msg[i] != ' ') return;
-    ++i;
-    if (!valid_name(msg + i, len - i)) return;
+void add(Table& t, std::uint64_t ino, const char* name, std::size_t len) {
+    if (!valid_name(name, len)) return;
     for (std::size_t k = 0; k < t.n; ++k)
         if (t.e[k].ino == ino) return;  // already watched
     if (t.n == t.cap && !grow(t)) return;
     Entry& e = t.e[t.n];
-    std::memcpy(e.name, msg + i, len - i);
-    e.name[len - i] = '\0';
+    std::memcpy(e.name, name, len);
+    e.name[len] = '\0';
     char path[sizeof "/dev/shm/" + name_max];
     copy_path(path, e.name);
     int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) return;
+    if (fd < 0) return;  // gone already
     struct stat st;
     if (::fstat(fd, &st) != 0 || std::uint64_t(st.st_ino) != ino || !(st.st_mode & S_ISVTX)) {
         ::close(fd);
@@ -144,6 +158,27 @@ void add(Table& t, const char* msg, std::size_t len) {
     e.ino = ino;
     e.fd = fd;
     ++t.n;
+}
+
+// A message: "<inode> <name>".
+void add_message(Table& t, const char* msg, std::size_t len) {
+    std::uint64_t ino = 0;
+    std::size_t i = 0;
+    while (i < len && msg[i] >= '0' && msg[i] <= '9')
+        ino = ino * 10 + std::uint64_t(msg[i++] - '0');
+    if (i == 0 || i >= len || msg[i] != ' ') return;
+    ++i;
+    add(t, ino, msg + i, len - i);
+}
+
+void drain(Table& t, Ring* ring) {
+    std::uint64_t tail = ring->tail.load(std::memory_order_relaxed);
+    std::uint64_t head = ring->head.load(std::memory_order_acquire);
+    for (; tail != head; ++tail) {
+        const Record& r = ring->records[tail % ring_capacity];
+        if (r.len <= name_max) add(t, r.ino, r.name, r.len);
+    }
+    ring->tail.store(tail, std::memory_order_release);
 }
 
 // Marked segments of this user that nobody holds: left by a killed watcher.
@@ -238,7 +273,7 @@ long now_ms() {
     return long(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-[[noreturn]] void watcher_main(int sock) {
+[[noreturn]] void watcher_main(int sock, Ring* ring) {
     ::prctl(PR_SET_NAME, "mproc-shmwatch");
     ::setsid();
     sigset_t all;
@@ -264,18 +299,18 @@ long now_ms() {
     bool eof = false;
     long last_check = now_ms();
     for (;;) {
+        drain(t, ring);
         if (eof && t.n == 0) ::_exit(0);
-        int timeout = t.n ? check_interval_ms : -1;
         if (!eof) {
             pollfd p{3, POLLIN, 0};
-            int r = ::poll(&p, 1, timeout);
-            if (r > 0) {
+            if (::poll(&p, 1, check_interval_ms) > 0) {
                 char msg[32 + name_max];
                 ssize_t k = ::recv(3, msg, sizeof msg, MSG_DONTWAIT);
-                if (k > 0)
-                    add(t, msg, std::size_t(k));
-                else if (k == 0 || (errno != EAGAIN && errno != EINTR)) {
-                    eof = true;
+                if (k > 0) {
+                    add_message(t, msg, std::size_t(k));
+                } else if (k == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    eof = true;  // the program and its fork children are gone
+                    drain(t, ring);
                     check_all(t);
                     last_check = now_ms();
                 }
@@ -285,6 +320,7 @@ long now_ms() {
             ::nanosleep(&ts, nullptr);
         }
         if (now_ms() - last_check >= check_interval_ms) {
+            drain(t, ring);
             check_all(t);
             last_check = now_ms();
         }
@@ -295,8 +331,12 @@ long now_ms() {
 
 struct Link {
     int fd = -1;
-    pid_t owner = 0;        // the process that made or checked fd
+    pid_t owner = -1;       // fork_generation() of the process that made or checked fd
     std::uint64_t ino = 0;  // of the socket, to recognise it in a fork child
+    Ring* ring = nullptr;   // shared with the watcher
+    pid_t starter = -1;     // the same for the process that started the watcher, the
+                            // ring's only writer
+    long last_alive_check = 0;
 };
 
 Link link;
@@ -315,20 +355,31 @@ void start_watcher() {
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         throw ProcessError(
             fmt::format("shared memory watcher: socketpair failed: {}", std::strerror(errno)));
+    void* mem =
+        ::mmap(nullptr, sizeof(Ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        int err = errno;
+        ::close(sv[0]);
+        ::close(sv[1]);
+        throw ProcessError(
+            fmt::format("shared memory watcher: mmap failed: {}", std::strerror(err)));
+    }
+    Ring* ring = new (mem) Ring{};
     long mid = raw_fork();
     if (mid == 0) {
         // Double fork: the watcher is no child of ours (no zombie to reap).
         long w = raw_fork();
-        if (w == 0) watcher_main(sv[0]);
+        if (w == 0) watcher_main(sv[0], ring);
         ::syscall(SYS_exit_group, w < 0 ? 1 : 0);
     }
     int err = errno;
     ::close(sv[0]);
-    if (mid < 0) {
+    auto give_up = [&](const std::string& why) {
         ::close(sv[1]);
-        throw ProcessError(
-            fmt::format("shared memory watcher: fork failed: {}", std::strerror(err)));
-    }
+        ::munmap(mem, sizeof(Ring));
+        throw ProcessError("shared memory watcher: " + why);
+    };
+    if (mid < 0) give_up(fmt::format("fork failed: {}", std::strerror(err)));
     int status = 0;
     while (::waitpid(pid_t(mid), &status, 0) < 0 && errno == EINTR) {
     }
@@ -337,21 +388,22 @@ void start_watcher() {
     ssize_t n;
     do n = ::recv(sv[1], &ready, 1, 0);
     while (n < 0 && errno == EINTR);
-    if (n != 1) {
-        ::close(sv[1]);
-        throw ProcessError("shared memory watcher: it ended as it started");
-    }
+    if (n != 1) give_up("it ended as it started");
     struct stat st;
     ::fstat(sv[1], &st);
+    if (link.ring) ::munmap(link.ring, sizeof(Ring));  // a dead watcher's
     link.fd = sv[1];
-    link.owner = ::getpid();
+    link.owner = pid_t(mproc::detail::fork_generation());
     link.ino = std::uint64_t(st.st_ino);
+    link.ring = ring;
+    link.starter = link.owner;
+    link.last_alive_check = now_ms();
 }
 
 // The link to a live watcher: ours, the one inherited from a fork parent,
 // or a new one.
 void ensure_watcher() {
-    pid_t self = ::getpid();
+    pid_t self = pid_t(mproc::detail::fork_generation());  // cheaper than getpid()
     if (link.fd >= 0 && link.owner != self) {
         struct stat st;
         if (::fstat(link.fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
@@ -366,8 +418,33 @@ void ensure_watcher() {
 }  // namespace
 
 void watch_segment(const std::string& name, std::uint64_t ino) {
-    std::string msg = fmt::format("{} {}", ino, name);
     std::lock_guard g(link_mutex());
+    ensure_watcher();
+    if (link.ring && link.starter == link.owner) {
+        // Is the watcher still there? (A killed one is replaced; checked
+        // at most every 100 ms: a recv that peeks.)
+        long now = now_ms();
+        if (now - link.last_alive_check >= check_interval_ms) {
+            link.last_alive_check = now;
+            char c;
+            if (::recv(link.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+                ::close(link.fd);
+                link.fd = -1;
+                ensure_watcher();
+            }
+        }
+        Ring* ring = link.ring;
+        std::uint64_t head = ring->head.load(std::memory_order_relaxed);
+        if (head - ring->tail.load(std::memory_order_acquire) < ring_capacity) {
+            Record& r = ring->records[head % ring_capacity];
+            r.ino = ino;
+            r.len = std::uint32_t(name.size());
+            std::memcpy(r.name, name.data(), name.size());
+            ring->head.store(head + 1, std::memory_order_release);
+            return;
+        }
+    }
+    std::string msg = fmt::format("{} {}", ino, name);
     for (int attempt = 0; attempt < 2; ++attempt) {
         ensure_watcher();
         ssize_t n;
