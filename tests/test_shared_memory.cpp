@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -683,4 +684,24 @@ TEST_CASE("Tracker: a fork child that inherited a block's mapping keeps it", "[s
     p.join(30s);
     CHECK(p.exitcode() == 0);
     mp::test::wait_until([&] { return !exists(name); }, 2.0);  // the watcher's work
+}
+
+TEST_CASE("Tracker: a new watcher sweeps marked blocks that nobody holds", "[shared_memory]") {
+    // What a killed watcher leaves: a marked block no process holds and no
+    // watcher knows. An unmarked one (Python's, track=false) stays.
+    std::string marked = "mproc_sweep_" + std::to_string(::getpid());
+    std::string plain = marked + "_plain";
+    int fd = ::shm_open(("/" + marked).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 01600);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    fd = ::shm_open(("/" + plain).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    Program helper({MPROC_TEST_SHM_HELPER, "create", "64"});  // a new program, a new watcher
+    CHECK(helper.read_line().starts_with("mproc_"));
+    mp::test::wait_until([&] { return !exists(marked); }, 5);
+    CHECK(exists(plain));
+    helper.close_stdin();
+    CHECK(helper.wait() == 0);
+    ::shm_unlink(("/" + plain).c_str());
 }
