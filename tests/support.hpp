@@ -23,6 +23,7 @@ std::vector<std::string> start_methods();
 struct ProcInfo {
     int pid = 0;
     char state = '?';  ///< 'Z' for a zombie
+    std::string comm;  ///< the name in /proc/PID/stat
     std::vector<std::string> args;
 };
 
@@ -30,8 +31,13 @@ struct ProcInfo {
 std::vector<ProcInfo> children();
 
 /// Child processes that a test could have left behind: all children but the
-/// forkserver's server, which lives as long as the test program.
+/// forkserver's server, which lives as long as the test program, and the
+/// shared memory watchers ("mproc-shmwatch"), which outlive their programs
+/// by up to 100 ms (docs/shared_memory.md).
 std::vector<int> child_pids();
+
+/// The entries of /dev/shm named as mproc names blocks ("mproc_*").
+std::vector<std::string> shm_entries();
 
 /// Everything readable from fd until end of file.
 std::string read_all(int fd);

@@ -1,15 +1,18 @@
 // The test runner: Catch2 plus what every test case gets for free. Each test
 // case has a timeout (MPROC_TEST_TIMEOUT seconds, default 60): a hang kills
 // the whole test process group and fails. After each test case the runner
-// checks that it left no child processes and no open file descriptors; a
-// leak fails the run, naming the test case.
+// checks that it left no child processes, no open file descriptors and no
+// shared memory blocks ("mproc_*" in /dev/shm); a leak fails the run,
+// naming the test case.
 #define CATCH_CONFIG_RUNNER
 // Children are forked from the test process: Catch2 signal handlers there
 // would report a child killed on purpose as a failed test.
 #define CATCH_CONFIG_NO_POSIX_SIGNALS
 #include <dirent.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,14 +55,16 @@ std::vector<ProcInfo> children() {
         std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
         std::string line;
         if (!std::getline(f, line)) continue;
+        auto lp = line.find('(');
         auto rp = line.rfind(')');
-        if (rp == std::string::npos) continue;
+        if (lp == std::string::npos || rp == std::string::npos || rp < lp) continue;
         std::istringstream rest(line.substr(rp + 2));
         ProcInfo info;
         int ppid = 0;
         rest >> info.state >> ppid;
         if (ppid != self) continue;
         info.pid = pid;
+        info.comm = line.substr(lp + 1, rp - lp - 1);
         std::ifstream cmd(std::string("/proc/") + e->d_name + "/cmdline");
         std::string arg;
         while (std::getline(cmd, arg, '\0')) info.args.push_back(arg);
@@ -71,8 +76,21 @@ std::vector<ProcInfo> children() {
 
 std::vector<int> child_pids() {
     std::vector<int> out;
-    for (const auto& c : children())
+    for (const auto& c : children()) {
+        if (c.comm == "mproc-shmwatch") continue;
         if (c.args.size() < 2 || c.args[1] != "--mproc-helper") out.push_back(c.pid);
+    }
+    return out;
+}
+
+std::vector<std::string> shm_entries() {
+    std::vector<std::string> out;
+    DIR* d = ::opendir("/dev/shm");
+    if (!d) return out;
+    while (auto* e = ::readdir(d))
+        if (std::strncmp(e->d_name, "mproc_", 6) == 0) out.emplace_back(e->d_name);
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
     return out;
 }
 
@@ -125,6 +143,31 @@ void warm_up() {}
 std::string current_test;
 bool leaks_found = false;
 int fds_before = 0;
+std::vector<std::string> shm_before;
+
+// Watchers of shared memory blocks made by children end up as our children
+// (we are their subreaper): reap the ones that have ended.
+void reap_shm_watchers() {
+    for (const auto& c : mproc::test::children())
+        if (c.comm == "mproc-shmwatch" && c.state == 'Z') ::waitpid(c.pid, nullptr, WNOHANG);
+}
+
+// Blocks that appeared during the test case and are still there. A block
+// whose users were killed may take the watcher up to 100 ms to remove, and
+// another test program running beside this one may have one for a moment:
+// wait up to 3 s for new ones to go before calling them leaked.
+std::vector<std::string> shm_left_behind() {
+    std::vector<std::string> left;
+    auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        auto now = mproc::test::shm_entries();
+        left.clear();
+        std::set_difference(now.begin(), now.end(), shm_before.begin(), shm_before.end(),
+                            std::back_inserter(left));
+        if (left.empty() || mproc::test::seconds_since(start) > 3) return left;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
 unsigned timeout_seconds = 60;
 
 void on_timeout(int) {
@@ -142,11 +185,13 @@ struct LeakListener : Catch::TestEventListenerBase {
     void testCaseStarting(const Catch::TestCaseInfo& info) override {
         current_test = info.name;
         fds_before = mproc::test::open_fd_count();
+        shm_before = mproc::test::shm_entries();
         ::alarm(timeout_seconds);
     }
 
     void testCaseEnded(const Catch::TestCaseStats& stats) override {
         ::alarm(0);
+        reap_shm_watchers();
         auto kids = mproc::test::child_pids();
         int fds_after = mproc::test::open_fd_count();
         if (!kids.empty()) {
@@ -158,6 +203,12 @@ struct LeakListener : Catch::TestEventListenerBase {
         if (fds_after != fds_before) {
             std::fprintf(stderr, "LEAK: test case '%s' changed the open fd count from %d to %d\n",
                          stats.testInfo.name.c_str(), fds_before, fds_after);
+            leaks_found = true;
+        }
+        for (const auto& name : shm_left_behind()) {
+            std::fprintf(stderr, "LEAK: test case '%s' left /dev/shm/%s behind\n",
+                         stats.testInfo.name.c_str(), name.c_str());
+            ::shm_unlink(("/" + name).c_str());
             leaks_found = true;
         }
     }
@@ -200,6 +251,9 @@ int main(int argc, char** argv) {
         p.join();
         (void)ctx.Lock();
     }
+    // The first tracked shared memory block starts this program's watcher,
+    // linked by a socket that stays open from then on.
+    (void)mproc::shared_memory::SharedMemory::create(1);
     int rc = Catch::Session().run(argc, argv);
     if (leaks_found) {
         std::fprintf(stderr, "FAILED: resources leaked (see LEAK lines above)\n");

@@ -121,6 +121,22 @@ class MPROC_API Full : public ProcessError {
     ~Full() override;
 };
 
+/// A named thing to be created already exists, e.g. a SharedMemory name
+/// (Python: FileExistsError).
+class MPROC_API FileExistsError : public ProcessError {
+  public:
+    using ProcessError::ProcessError;
+    ~FileExistsError() override;
+};
+
+/// A named thing to be opened does not exist, e.g. a SharedMemory name
+/// (Python: FileNotFoundError).
+class MPROC_API FileNotFoundError : public ProcessError {
+  public:
+    using ProcessError::ProcessError;
+    ~FileNotFoundError() override;
+};
+
 /// Thrown by mproc::exit(code) to end the current process's target with an
 /// exit code, as Python's SystemExit; the child bootstrap catches it.
 class MPROC_API SystemExit {

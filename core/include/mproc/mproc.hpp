@@ -30,6 +30,7 @@
 #include <mproc/semaphore.hpp>
 #include <mproc/serializer.hpp>
 #include <mproc/shared_block.hpp>
+#include <mproc/shared_memory.hpp>
 #include <mproc/sharedctypes.hpp>
 #include <mproc/timeout.hpp>
 #include <mproc/wait.hpp>

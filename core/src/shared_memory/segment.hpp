@@ -1,0 +1,48 @@
+// The platform half of SharedMemory: named segments (shm_open on Linux) and
+// the tracker that removes tracked ones once their last user is gone
+// (docs/shared_memory.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace mproc::shared_memory::detail {
+
+/// A mapped segment.
+struct Segment {
+    std::byte* addr = nullptr;
+    std::size_t size = 0;
+    int fd = -1;
+    std::uint64_t ino = 0;
+    bool tracked = false;     ///< this process holds a user lock on it
+    int opener = 0;           ///< fork_generation() of the process that opened fd
+    unsigned long forks = 0;  ///< forks_made() when it opened it
+};
+
+/// fork() calls made by this process so far (a pthread_atfork count): while
+/// it is unchanged, no other process shares our open files of segments.
+unsigned long forks_made() noexcept;
+
+/// A random name "mproc_" + 16 hex digits.
+std::string generated_name();
+
+/// Creates segment `name` of size bytes (FileExistsError if it exists;
+/// with an empty name, generates names until one is free and stores it).
+Segment create_segment(std::string& name, std::size_t size, bool track);
+
+/// Maps the existing segment `name` (FileNotFoundError if there is none).
+Segment attach_segment(const std::string& name, bool track);
+
+/// Unmaps it; if tracked and nobody else uses it, removes its name.
+/// Returns true if this call removed the name.
+bool close_segment(Segment& s, const std::string& name) noexcept;
+
+/// Removes the name (FileNotFoundError if absent).
+void unlink_segment(const std::string& name);
+
+/// Asks this process's watcher (started on first use) to remove segment
+/// `name` (inode ino) once no process uses it, even if all were killed.
+void watch_segment(const std::string& name, std::uint64_t ino);
+
+}  // namespace mproc::shared_memory::detail
