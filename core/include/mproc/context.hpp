@@ -41,6 +41,7 @@ template <class T>
 class JoinableQueue;
 template <class T>
 class SimpleQueue;
+class SyncManager;
 
 namespace detail {
 /// Names the shared value types for T (defined in <mproc/sharedctypes.hpp>).
@@ -143,6 +144,15 @@ class Context {
     template <class T, class Q = ::mproc::SimpleQueue<T>>
     Q SimpleQueue() const {
         return Q(*this);
+    }
+
+    /// A started SyncManager whose server is started by this context's
+    /// start method (<mproc/managers.hpp>).
+    template <class M = ::mproc::SyncManager>
+    M Manager() const {
+        M m(*this);
+        m.start();
+        return m;
     }
 
     /// The backend (for plugins and core).
