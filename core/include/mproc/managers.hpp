@@ -430,7 +430,7 @@ class ConditionProxy : public AcquirerProxy {
     bool wait_for(P predicate, Timeout timeout = std::nullopt) const {
         using clock = std::chrono::steady_clock;
         std::optional<clock::time_point> end;
-        if (timeout) end = clock::now() + *timeout;
+        if (timeout) end = clock::now() + std::chrono::duration_cast<clock::duration>(*timeout);
         bool result = predicate();
         while (!result) {
             Timeout left;
@@ -624,11 +624,12 @@ class SyncManager : public BaseManager {
     ListProxy list(const ::mproc::list& init = {}) { return ListProxy(_create("list", {init})); }
     /// A new managed list of a range's items.
     template <class R>
-    requires requires(R&& r) { std::begin(r); }
+    requires(!std::is_convertible_v<R, const ::mproc::list&>) &&
+        requires(R&& r) { std::begin(r); }
     ListProxy list(R&& range) {
         ::mproc::list l;
         for (auto&& x : range) l.push_back(object(x));
-        return list(l);
+        return list(static_cast<const ::mproc::list&>(l));
     }
     /// A new managed Namespace with these attributes.
     NamespaceProxy Namespace(const ::mproc::dict& attrs = {}) {

@@ -36,18 +36,25 @@ Sessions& sessions() {
     return *s;
 }
 
-struct ThreadConnection {
-    std::weak_ptr<Session> session;
-    Connection conn;
-    int pid = 0;
-};
-
-thread_local std::unordered_map<std::uint64_t, ThreadConnection> thread_connections;
-
 [[noreturn]] void gone(const connection::Address& a, const std::exception& e) {
     throw ManagerError(fmt::format("the manager at {} is gone ({})", a.repr(), e.what()));
 }
 
+}  // namespace
+
+// Closes this thread's connections when it ends.
+struct ThreadConnections {
+    std::vector<std::weak_ptr<Session>> used;
+    int pid = 0;
+    ~ThreadConnections() {
+        if (pid != os::current_pid()) return;
+        for (auto& w : used)
+            if (auto s = w.lock()) s->forget_thread(std::this_thread::get_id());
+    }
+};
+
+namespace {
+thread_local ThreadConnections thread_connections;
 }  // namespace
 
 std::shared_ptr<Session> Session::get(const connection::Address& address, const bytes& authkey) {
@@ -78,10 +85,37 @@ Session::Session(connection::Address address, bytes authkey)
       serial_(next_serial++) {}
 
 Session::~Session() {
-    // A copy inherited through fork is the parent's: leave its socket alone
-    // (closing our copy of the descriptor would be harmless, but quick exit
-    // matters more).
-    if (pid_ == os::current_pid()) anchor_.close();
+    // A copy inherited through fork is the parent's: leave its sockets alone.
+    if (pid_ != os::current_pid()) return;
+    anchor_.close();
+    for (auto& [t, c] : threads_) c.close();
+}
+
+void Session::forget_thread(std::thread::id t) noexcept {
+    std::lock_guard g(threads_mu_);
+    auto it = threads_.find(t);
+    if (it == threads_.end()) return;
+    it->second.close();
+    threads_.erase(it);
+}
+
+Connection& Session::thread_connection() {
+    const auto me = std::this_thread::get_id();
+    {
+        std::lock_guard g(threads_mu_);
+        auto it = threads_.find(me);
+        if (it != threads_.end() && !it->second.closed()) return it->second;
+    }
+    Connection c = connect();
+    auto& tc = thread_connections;
+    if (tc.pid != pid_) {
+        tc.used.clear();
+        tc.pid = pid_;
+    }
+    std::erase_if(tc.used, [](auto& w) { return w.expired(); });
+    tc.used.push_back(weak_from_this());
+    std::lock_guard g(threads_mu_);
+    return threads_.insert_or_assign(me, std::move(c)).first->second;
 }
 
 Connection Session::connect() const {
@@ -124,23 +158,7 @@ object Session::anchor_call(std::string_view method, list args) {
 }
 
 object Session::call(std::optional<std::int64_t> id, std::string_view method, list args) {
-    const int pid = os::current_pid();
-    auto it = thread_connections.find(serial_);
-    if (it == thread_connections.end() || it->second.pid != pid || it->second.conn.closed()) {
-        if (it != thread_connections.end() && it->second.pid == pid) it->second.conn.close();
-        // Forget connections of sessions that ended.
-        for (auto k = thread_connections.begin(); k != thread_connections.end();) {
-            if (!k->second.session.expired() && k->second.pid == pid) {
-                ++k;
-                continue;
-            }
-            if (k->second.pid == pid) k->second.conn.close();
-            k = thread_connections.erase(k);
-        }
-        ThreadConnection tc{weak_from_this(), connect(), pid};
-        it = thread_connections.insert_or_assign(serial_, std::move(tc)).first;
-    }
-    return roundtrip(it->second.conn, id, method, std::move(args));
+    return roundtrip(thread_connection(), id, method, std::move(args));
 }
 
 void Session::decref(std::int64_t id) noexcept {

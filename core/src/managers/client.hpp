@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <unordered_map>
 
 #include <mproc/connection.hpp>
 #include <mproc/listener.hpp>
@@ -46,12 +48,20 @@ class Session : public std::enable_shared_from_this<Session> {
     object roundtrip(Connection& c, std::optional<std::int64_t> id, std::string_view method,
                      list args) const;
 
+    friend struct ThreadConnections;
+    Connection& thread_connection();
+    void forget_thread(std::thread::id t) noexcept;
+
     connection::Address address_;
     bytes authkey_;
     int pid_;
     std::uint64_t serial_;
     std::mutex mu_;
     Connection anchor_;
+    // One connection per thread, owned here so that they close with the
+    // session (a thread that ends closes its own first).
+    std::mutex threads_mu_;
+    std::unordered_map<std::thread::id, Connection> threads_;
 };
 
 /// The shared state behind a proxy and its copies.
