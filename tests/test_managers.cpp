@@ -92,7 +92,92 @@ void owner_of_manager(mp::Connection c) {
     c.recv<int>();  // never comes
 }
 
+// The docs' MathsClass, registered at namespace scope so that a spawned
+// server process registers it too.
+struct Maths {
+    int add(int x, int y) { return x + y; }
+    int mul(int x, int y) const { return x * y; }
+    std::string greet(std::string name) { return "hello " + name; }
+    void fail() { throw std::runtime_error("failed on purpose"); }
+};
+const bool maths_registered = mp::BaseManager::register_<Maths>(
+    "Maths",
+    {{"add", &Maths::add}, {"mul", &Maths::mul}, {"greet", &Maths::greet}, {"fail", &Maths::fail}});
+// The docs' remote queue: every get_queue() is the same Queue.
+const bool queue_registered = mp::BaseManager::register_builtin("get_queue", "Queue", true);
+
+struct MathsProxy : mp::BaseProxy {
+    using BaseProxy::BaseProxy;
+    int add(int x, int y) const { return call<int>("add", x, y); }
+};
+
+// The docs' queue server: serves forever on a TCP port it reports.
+void queue_server(mp::Connection c) {
+    mp::BaseManager m(mp::connection::Address("127.0.0.1", 0), "abracadabra");
+    auto server = m.get_server();
+    c.send(int(server.address().inet()->port));
+    server.serve_forever();
+}
+
+// The docs' second client: gets what the first put.
+void queue_client_get(int port, mp::Connection c) {
+    mp::BaseManager m(mp::connection::Address("127.0.0.1", port), "abracadabra");
+    m.connect();
+    auto q = m.create<mp::QueueProxy>("get_queue");
+    c.send(q.get(true, 60s).as<std::string>());
+}
+
 }  // namespace
+
+TEST_CASE("BaseManager: registered types, exposed methods, typed calls", "[managers]") {
+    FOR_EACH_START_METHOD(ctx);
+    mp::BaseManager m(ctx);
+    m.start();
+    CHECK_THAT(m.process_name(), Contains("BaseManager-"));
+    auto maths = m.create("Maths");
+    CHECK(maths.call<int>("add", 4, 3) == 7);
+    CHECK(maths.call<int>("mul", 7, 8) == 56);
+    CHECK(maths.call<std::string>("greet", std::string("bob")) == "hello bob");
+    CHECK(m.create<MathsProxy>("Maths").add(1, 2) == 3);
+    CHECK_THROWS_AS(maths.call<int>("add", 1), mp::TypeError);
+    CHECK_THROWS_WITH(maths._callmethod("sub", {1, 2}),
+                      "AttributeError: method 'sub' of <class 'Maths'> object is not in "
+                      "exposed=('add', 'mul', 'greet', 'fail')");
+    CHECK_THROWS_WITH(maths.call("fail"), Contains("failed on purpose"));
+    CHECK_THROWS_AS(maths.call<int>("add", std::string("x"), 1), mp::RemoteError);
+    CHECK_THROWS_AS(m.create("Unknown"), mp::ValueError);
+    auto q1 = m.create<mp::QueueProxy>("get_queue");
+    auto q2 = m.create<mp::QueueProxy>("get_queue");
+    q1.put("shared");
+    CHECK(q2.get(true, 60s) == mp::object("shared"));
+    m.shutdown();
+}
+
+TEST_CASE("Remote manager over TCP: the docs' queue server and two clients", "[managers]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto [a, b] = ctx.Pipe();
+    auto server = ctx.Process(queue_server, b);
+    server.start();
+    REQUIRE(a.poll(60s));
+    const int port = a.recv<int>();
+    auto [c1, c2] = ctx.Pipe();
+    auto getter = ctx.Process(queue_client_get, port, c2);
+    getter.start();
+    {
+        mp::BaseManager m(mp::connection::Address("127.0.0.1", port), "abracadabra");
+        m.connect();
+        auto q = m.create<mp::QueueProxy>("get_queue");
+        q.put("hello");
+        REQUIRE(c1.poll(60s));
+        CHECK(c1.recv<std::string>() == "hello");
+        mp::BaseManager wrong(mp::connection::Address("127.0.0.1", port), "wrong");
+        CHECK_THROWS_AS(wrong.connect(), mp::AuthenticationError);
+    }
+    getter.join(60s);
+    CHECK(getter.exitcode() == 0);
+    server.terminate();
+    server.join(60s);
+}
 
 TEST_CASE("Manager dict: Python's methods, mixed keys, errors and printing", "[managers]") {
     FOR_EACH_START_METHOD(ctx);

@@ -35,6 +35,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -66,9 +68,12 @@ class RemoteError : public ProcessError {
     ~RemoteError() override;
     /// Python's exception type name ("KeyError").
     const std::string& type_name() const noexcept { return type_; }
+    /// The message alone (what() is "Type: message").
+    const std::string& message() const noexcept { return message_; }
 
   private:
     std::string type_;
+    std::string message_;
 };
 
 /// A missing dict key (Python: KeyError).
@@ -103,14 +108,47 @@ namespace managers {
 
 /// What names a referent: its typeid, its manager's address, its id there.
 struct Token {
-    std::string type_id;           ///< "dict", "list", ...
-    connection::Address address;   ///< the manager's address
-    std::int64_t id = 0;           ///< the referent's id in the server
+    std::string type_id;          ///< "dict", "list", ...
+    connection::Address address;  ///< the manager's address
+    std::int64_t id = 0;          ///< the referent's id in the server
 };
 
 namespace detail {
 struct ProxyState;
+/// Scratch encoder/decoder of this thread (default serializer).
+Encoder& scratch_encoder();
+Decoder& scratch_decoder();
 }  // namespace detail
+
+/// Any value with a codec as an mp::object (its wire form read back).
+template <class T>
+object to_object(const T& v) {
+    if constexpr (std::is_convertible_v<const T&, object>) {
+        return object(v);
+    } else {
+        auto& e = detail::scratch_encoder();
+        e.clear();
+        encode(e, v);
+        auto& d = detail::scratch_decoder();
+        d.reset(e.data());
+        return decode<object>(d);
+    }
+}
+
+/// An mp::object as a T (through its wire form); SerializationError if it does not fit.
+template <class T>
+T from_object(const object& o) {
+    if constexpr (std::is_same_v<T, object>) {
+        return o;
+    } else {
+        auto& e = detail::scratch_encoder();
+        e.clear();
+        encode(e, o);
+        auto& d = detail::scratch_decoder();
+        d.reset(e.data());
+        return decode<T>(d);
+    }
+}
 
 }  // namespace managers
 
@@ -143,6 +181,16 @@ class BaseProxy {
     object _callmethod(std::string_view method, list args = {}) const;
     /// A copy of the referent (Python: _getvalue()).
     object _getvalue() const;
+    /// Calls a method with typed arguments and result (each crossing through
+    /// the serializer): maths.call<int>("add", 4, 3).
+    template <class R = object, class... A>
+    R call(std::string_view method, const A&... args) const {
+        object r = _callmethod(method, list{managers::to_object(args)...});
+        if constexpr (std::is_void_v<R>)
+            return;
+        else
+            return managers::from_object<R>(r);
+    }
     /// The referent's token.
     const managers::Token& token() const;
     /// Python's repr of the proxy: <DictProxy object, typeid 'dict' at 0x1>.
@@ -174,14 +222,13 @@ class BaseProxy {
     std::shared_ptr<managers::detail::ProxyState> state_;
 };
 
-
 /// Declares the constructors every typed proxy has.
-#define MPROC_PROXY_CONSTRUCTORS(Cls, ...)                                               \
-    Cls() = default;                                                                     \
-    explicit Cls(const ::mproc::object& ref) : BaseProxy(ref) {                          \
-        expect_typeid({__VA_ARGS__}, #Cls);                                              \
-    }                                                                                    \
-    explicit Cls(std::shared_ptr<::mproc::managers::detail::ProxyState> s)               \
+#define MPROC_PROXY_CONSTRUCTORS(Cls, ...)                                 \
+    Cls() = default;                                                       \
+    explicit Cls(const ::mproc::object& ref) : BaseProxy(ref) {            \
+        expect_typeid({__VA_ARGS__}, #Cls);                                \
+    }                                                                      \
+    explicit Cls(std::shared_ptr<::mproc::managers::detail::ProxyState> s) \
         : BaseProxy(::mproc::managers::detail::with_class(std::move(s), #Cls)) {}
 
 /// A proxy of a managed dict (Python: DictProxy).
@@ -224,9 +271,7 @@ class DictProxy : public BaseProxy {
         return _callmethod("get", {key, def});
     }
     /// key in d.
-    bool contains(const object& key) const {
-        return _callmethod("__contains__", {key}).as<bool>();
-    }
+    bool contains(const object& key) const { return _callmethod("__contains__", {key}).as<bool>(); }
     /// len(d).
     std::size_t len() const {
         return static_cast<std::size_t>(_callmethod("__len__").as<std::int64_t>());
@@ -556,9 +601,75 @@ class ArrayProxy : public BaseProxy {
     list tolist() const { return _callmethod("tolist").as<list>(); }
 };
 
-namespace managers::detail {
+/// A proxy for any registered typeid: call methods by name (Python's AutoProxy).
+class AutoProxy : public BaseProxy {
+  public:
+    using BaseProxy::BaseProxy;
+};
+
+namespace managers {
+
+namespace detail {
 struct ManagerImpl;
+/// A method of a registered type, type-erased: self, arguments -> result.
+using MethodFn = std::function<object(void* self, const list& args)>;
+/// What register_type records.
+struct TypeEntry {
+    std::function<std::shared_ptr<void>(const list& args)> factory;
+    std::vector<std::pair<std::string, MethodFn>> methods;
+};
+void register_type(std::string_view registry, std::string type_id, TypeEntry entry);
+void register_builtin(std::string_view registry, std::string type_id, std::string builtin,
+                      bool shared);
+[[noreturn]] void wrong_arg_count(std::string_view name, std::size_t want, std::size_t got);
+template <class... P, std::size_t... I>
+std::tuple<std::decay_t<P>...> typed_args(const list& a, std::index_sequence<I...>) {
+    return std::tuple<std::decay_t<P>...>{from_object<std::decay_t<P>>(a[I])...};
 }
+}  // namespace detail
+
+/// An exposed method of T, named once: {"add", &Maths::add}. Arguments and
+/// result cross through the serializer, typed.
+template <class T>
+struct Method {
+    std::string name;     ///< the name clients call
+    detail::MethodFn fn;  ///< the call
+
+    /// A member function.
+    template <class R, class... P>
+    Method(std::string n, R (T::*f)(P...)) : name(std::move(n)), fn(make(name, f)) {}
+    /// A const member function.
+    template <class R, class... P>
+    Method(std::string n, R (T::*f)(P...) const) : name(std::move(n)), fn(make(name, f)) {}
+
+  private:
+    template <class F, class R, class... P>
+    static detail::MethodFn bind(std::string name, F f) {
+        return [name, f](void* self, const list& a) -> object {
+            if (a.size() != sizeof...(P)) detail::wrong_arg_count(name, sizeof...(P), a.size());
+            auto args = detail::typed_args<P...>(a, std::index_sequence_for<P...>{});
+            auto call = [&](auto&&... x) -> decltype(auto) {
+                return (static_cast<T*>(self)->*f)(std::move(x)...);
+            };
+            if constexpr (std::is_void_v<R>) {
+                std::apply(call, std::move(args));
+                return None;
+            } else {
+                return to_object(std::apply(call, std::move(args)));
+            }
+        };
+    }
+    template <class R, class... P>
+    static detail::MethodFn make(const std::string& name, R (T::*f)(P...)) {
+        return bind<decltype(f), R, P...>(name, f);
+    }
+    template <class R, class... P>
+    static detail::MethodFn make(const std::string& name, R (T::*f)(P...) const) {
+        return bind<decltype(f), R, P...>(name, f);
+    }
+};
+
+}  // namespace managers
 
 /// A manager: a server for registered types, started in a child process
 /// (start), run in this one (get_server().serve_forever()), or reached by
@@ -597,9 +708,59 @@ class BaseManager {
     /// The server process's pid; nullopt unless this object started it.
     std::optional<int> pid() const;
 
+    /// Registers type T under type_id for managers of class `registry`
+    /// ("BaseManager" by default): a default-constructed T per create(), or
+    /// what factory returns (a shared_ptr: return the same one to share an
+    /// object, as the docs' get_queue). Call it at namespace scope (a static
+    /// initializer) so that a spawned server process has it too.
+    template <class T>
+    static bool register_(std::string type_id, std::vector<managers::Method<T>> exposed,
+                          std::function<std::shared_ptr<T>()> factory = {},
+                          std::string_view registry = "BaseManager") {
+        managers::detail::TypeEntry e;
+        if (factory)
+            e.factory = [factory](const list&) { return std::shared_ptr<void>(factory()); };
+        else
+            e.factory = [](const list&) { return std::shared_ptr<void>(std::make_shared<T>()); };
+        for (auto& m : exposed) e.methods.emplace_back(std::move(m.name), std::move(m.fn));
+        managers::detail::register_type(registry, std::move(type_id), std::move(e));
+        return true;
+    }
+    /// Registers type_id as one of SyncManager's types ("Queue", "dict", ...):
+    /// with shared, every create() gives the same object (the docs' get_queue).
+    static bool register_builtin(std::string type_id, std::string builtin, bool shared = false,
+                                 std::string_view registry = "BaseManager") {
+        managers::detail::register_builtin(registry, std::move(type_id), std::move(builtin),
+                                           shared);
+        return true;
+    }
+    /// Creates a referent of a registered typeid (Python: manager.typeid(args...)).
+    template <class P = AutoProxy, class... A>
+    P create(std::string_view type_id, const A&... args) {
+        return P(_create(type_id, list{managers::to_object(args)...}));
+    }
+    /// The server object, to run in this process (Python: get_server()).
+    class Server {
+      public:
+        /// Serves until a client calls shutdown, then ends this process (as
+        /// Python's serve_forever does with sys.exit).
+        [[noreturn]] void serve_forever();
+        /// The bound address.
+        const connection::Address& address() const;
+        Server(Server&&) noexcept;
+        ~Server();
+
+      private:
+        friend class BaseManager;
+        struct Impl;
+        explicit Server(std::unique_ptr<Impl> impl);
+        std::unique_ptr<Impl> impl_;
+    };
+    /// Binds the manager's address and returns its server (not started).
+    Server get_server();
+
     /// Creates a referent of a registered typeid in the server; returns its state.
-    std::shared_ptr<managers::detail::ProxyState> _create(std::string_view type_id,
-                                                          list args = {});
+    std::shared_ptr<managers::detail::ProxyState> _create(std::string_view type_id, list args = {});
     /// The number of referents alive in the server (Python: _number_of_objects).
     std::size_t _number_of_objects();
     /// One line per referent: id, typeid and reference count (Python: _debug_info).
@@ -624,8 +785,7 @@ class SyncManager : public BaseManager {
     ListProxy list(const ::mproc::list& init = {}) { return ListProxy(_create("list", {init})); }
     /// A new managed list of a range's items.
     template <class R>
-    requires(!std::is_convertible_v<R, const ::mproc::list&>) &&
-        requires(R&& r) { std::begin(r); }
+    requires(!std::is_convertible_v<R, const ::mproc::list&>) && requires(R&& r) { std::begin(r); }
     ListProxy list(R&& range) {
         ::mproc::list l;
         for (auto&& x : range) l.push_back(object(x));

@@ -38,8 +38,8 @@ std::int64_t arg_int(const list& args, std::size_t i, std::string_view method) {
     const object& o = arg(args, i, method);
     if (auto* v = o.get_if<std::int64_t>()) return *v;
     if (auto* b = o.get_if<bool>()) return *b;
-    throw PyError("TypeError", fmt::format("'{}' object cannot be interpreted as an integer",
-                                           o.type_name()));
+    throw PyError("TypeError",
+                  fmt::format("'{}' object cannot be interpreted as an integer", o.type_name()));
 }
 
 std::optional<std::chrono::duration<double>> arg_timeout(const list& args, std::size_t i) {
@@ -265,7 +265,8 @@ class ListServant final : public Servant {
             return l_[normalize(arg_int(a, 0, m), l_.size(), "list index out of range")];
         if (m == "__getslice__") {
             const auto n = std::int64_t(l_.size());
-            auto b = clamp_slice(arg_or(a, 0, None), n, 0), e = clamp_slice(arg_or(a, 1, None), n, n);
+            auto b = clamp_slice(arg_or(a, 0, None), n, 0),
+                 e = clamp_slice(arg_or(a, 1, None), n, n);
             return b < e ? list(l_.begin() + b, l_.begin() + e) : list{};
         }
         if (m == "__setitem__") {
@@ -302,7 +303,8 @@ class ListServant final : public Servant {
         }
         if (m == "pop") {
             if (l_.empty()) throw PyError("IndexError", "pop from empty list");
-            auto i = normalize(a.empty() ? -1 : arg_int(a, 0, m), l_.size(), "pop index out of range");
+            auto i =
+                normalize(a.empty() ? -1 : arg_int(a, 0, m), l_.size(), "pop index out of range");
             object v = std::move(l_[i]);
             l_.erase(l_.begin() + i);
             return v;
@@ -359,10 +361,10 @@ class ListServant final : public Servant {
         return l_;
     }
     std::vector<std::string_view> exposed() const override {
-        return {"__add__",     "__contains__", "__delitem__", "__getitem__", "__len__",
-                "__mul__",     "__setitem__",  "append",      "count",       "extend",
-                "index",       "insert",       "pop",         "remove",      "reverse",
-                "sort",        "__imul__",     "__iadd__",    "__getslice__"};
+        return {"__add__", "__contains__", "__delitem__", "__getitem__", "__len__",
+                "__mul__", "__setitem__",  "append",      "count",       "extend",
+                "index",   "insert",       "pop",         "remove",      "reverse",
+                "sort",    "__imul__",     "__iadd__",    "__getslice__"};
     }
     std::string_view type_name() const override { return "list"; }
 
@@ -438,7 +440,8 @@ class NamespaceServant final : public Servant {
 
 class ValueServant final : public Servant {
   public:
-    ValueServant(std::string typecode, object v) : typecode_(std::move(typecode)), v_(std::move(v)) {}
+    ValueServant(std::string typecode, object v)
+        : typecode_(std::move(typecode)), v_(std::move(v)) {}
     object call(std::string_view m, list& a, CallContext&) override {
         std::lock_guard g(mu_);
         if (m == "get") return v_;
@@ -478,8 +481,7 @@ class ArrayServant final : public Servant {
             throw PyError("ValueError",
                           "bad typecode (must be b, B, u, h, H, i, I, l, L, q, Q, f or d)");
         auto* seq = sequence(items);
-        if (!seq && !items.is_none())
-            throw PyError("TypeError", "Array items must be a list");
+        if (!seq && !items.is_none()) throw PyError("TypeError", "Array items must be a list");
         if (seq)
             for (auto& x : *seq) l_.push_back(coerce(x));
     }
@@ -522,8 +524,8 @@ class ArrayServant final : public Servant {
             throw PyError("TypeError", "array item must be a unicode character");
         }
         if (auto* i = x.get_if<std::int64_t>()) return *i;
-        throw PyError("TypeError",
-                      fmt::format("'{}' object cannot be interpreted as an integer", x.type_name()));
+        throw PyError("TypeError", fmt::format("'{}' object cannot be interpreted as an integer",
+                                               x.type_name()));
     }
     std::string repr_locked() const {
         if (l_.empty()) return fmt::format("array('{}')", typecode_);
@@ -538,8 +540,8 @@ template <class T>
 const T& typed_arg(const list& a, std::size_t i, const T& def, const char* what) {
     if (i >= a.size() || a[i].is_none()) return def;
     if (auto* v = a[i].get_if<T>()) return *v;
-    throw PyError("TypeError", fmt::format("{} expects a {}, not {}", what,
-                                           object(T{}).type_name(), a[i].type_name()));
+    throw PyError("TypeError", fmt::format("{} expects a {}, not {}", what, object(T{}).type_name(),
+                                           a[i].type_name()));
 }
 
 }  // namespace
@@ -554,7 +556,8 @@ const Registry& sync_registry() {
         r["list"] = [](list& a, CallContext&) -> std::shared_ptr<Servant> {
             static const list empty;
             if (!a.empty())
-                if (auto* t = a[0].get_if<tuple>()) return std::make_shared<ListServant>(list(t->begin(), t->end()));
+                if (auto* t = a[0].get_if<tuple>())
+                    return std::make_shared<ListServant>(list(t->begin(), t->end()));
             return std::make_shared<ListServant>(typed_arg(a, 0, empty, "list()"));
         };
         r["Namespace"] = [](list& a, CallContext&) -> std::shared_ptr<Servant> {

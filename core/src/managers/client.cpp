@@ -144,7 +144,8 @@ object Session::roundtrip(Connection& c, std::optional<std::int64_t> id, std::st
     }
     auto* r = reply.get_if<list>();
     if (!r || r->size() != 2 || !(*r)[0].is<std::string>())
-        throw ManagerError(fmt::format("the manager at {} sent a malformed reply", address_.repr()));
+        throw ManagerError(
+            fmt::format("the manager at {} sent a malformed reply", address_.repr()));
     if ((*r)[0].as<std::string>() == kind_return) return std::move((*r)[1]);
     raise_remote((*r)[1]);
 }

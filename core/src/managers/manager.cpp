@@ -6,32 +6,11 @@
 #include <mproc/process.hpp>
 
 #include "managers/client.hpp"
+#include "managers/manager_impl.hpp"
 #include "managers/protocol.hpp"
 #include "managers/server.hpp"
 
 namespace mproc {
-
-namespace managers::detail {
-
-struct ManagerImpl {
-    std::optional<Context> ctx;
-    connection::Address address;
-    bytes authkey;
-    std::optional<Process> process;
-    std::shared_ptr<Session> session;
-    bool shut_down = false;
-
-    Session& session_now() {
-        if (!session || session->pid() != os::current_pid()) {
-            if (address.empty())
-                throw ValueError("mproc: the manager is neither started nor connected");
-            session = Session::get(address, authkey);
-        }
-        return *session;
-    }
-};
-
-}  // namespace managers::detail
 
 namespace md = managers::detail;
 
@@ -81,8 +60,7 @@ void BaseManager::start() {
     auto [reader, writer] = impl_->ctx->Pipe(false);
     auto p = impl_->ctx->Process(ProcessOptions{.daemon = true}, &md::run_server, writer,
                                  impl_->authkey, std::int64_t(md::os::current_pid()),
-                                 md::address_to_object(impl_->address),
-                                 std::string(class_name()));
+                                 md::address_to_object(impl_->address), std::string(class_name()));
     // Python names the server "SyncManager-N" with the process counter's N.
     const auto name = p.name();
     p.set_name(std::string(class_name()) + name.substr(name.find('-')));
@@ -96,8 +74,9 @@ void BaseManager::start() {
         reply = reader.recv<object>();
     } catch (const EOFError&) {
         impl_->process->join(std::chrono::seconds(5));
-        throw ManagerError(fmt::format("the manager's server ended before it listened (exit code {})",
-                                       impl_->process->exitcode().value_or(0)));
+        throw ManagerError(
+            fmt::format("the manager's server ended before it listened (exit code {})",
+                        impl_->process->exitcode().value_or(0)));
     } catch (...) {
         impl_->process->kill();
         impl_->process->join();
@@ -168,7 +147,8 @@ std::shared_ptr<md::ProxyState> BaseManager::_create(std::string_view type_id, l
 
 std::size_t BaseManager::_number_of_objects() {
     if (!impl_) throw ValueError("mproc: use of a moved-from manager");
-    return std::size_t(impl_->session_now().anchor_call("number_of_objects", {}).as<std::int64_t>());
+    return std::size_t(
+        impl_->session_now().anchor_call("number_of_objects", {}).as<std::int64_t>());
 }
 
 std::string BaseManager::_debug_info() {

@@ -20,7 +20,9 @@ connection::Address address_from_object(const object& o) {
     throw ValueError("mproc manager: not an address: " + o.repr());
 }
 
-std::string address_key(const connection::Address& a) { return a.repr(); }
+std::string address_key(const connection::Address& a) {
+    return a.repr();
+}
 
 object make_ref(std::string_view type_id, const connection::Address& address, std::int64_t id) {
     return tuple{std::string(proxy_marker), std::string(type_id), address_to_object(address), id};

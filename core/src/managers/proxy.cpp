@@ -11,7 +11,9 @@ namespace mproc {
 
 ManagerError::~ManagerError() = default;
 RemoteError::RemoteError(std::string type, const std::string& message)
-    : ProcessError(message.empty() ? type : type + ": " + message), type_(std::move(type)) {}
+    : ProcessError(message.empty() ? type : type + ": " + message),
+      type_(std::move(type)),
+      message_(message) {}
 RemoteError::~RemoteError() = default;
 KeyError::~KeyError() = default;
 IndexError::~IndexError() = default;
@@ -38,9 +40,13 @@ object BaseProxy::_callmethod(std::string_view method, list args) const {
     return s.local().call(s.token.id, method, std::move(args));
 }
 
-object BaseProxy::_getvalue() const { return _callmethod("#GETVALUE"); }
+object BaseProxy::_getvalue() const {
+    return _callmethod("#GETVALUE");
+}
 
-const managers::Token& BaseProxy::token() const { return live(state_).token; }
+const managers::Token& BaseProxy::token() const {
+    return live(state_).token;
+}
 
 std::string BaseProxy::repr() const {
     auto& s = live(state_);

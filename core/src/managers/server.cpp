@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <mproc/authentication.hpp>
+#include <mproc/managers.hpp>
 #include <mproc/serializer.hpp>
 
 #include "managers/protocol.hpp"
@@ -22,19 +23,19 @@ constexpr int max_connections = 4096;
 // A client must complete the handshake within this time.
 constexpr std::chrono::seconds handshake_timeout{20};
 
-std::map<std::string, Registry, std::less<>>& named_registries() {
-    static std::map<std::string, Registry, std::less<>> r;
-    return r;
-}
-
 }  // namespace
 
-const Registry& registry_for(std::string_view kind) {
-    if (kind == "SyncManager") return sync_registry();
-    auto& named = named_registries();
+Registry& mutable_registry(std::string_view kind) {
+    static std::map<std::string, Registry, std::less<>> named;
     auto it = named.find(kind);
-    if (it == named.end()) it = named.emplace(std::string(kind), Registry{}).first;
+    if (it == named.end())
+        it = named.emplace(std::string(kind), kind == "SyncManager" ? sync_registry() : Registry{})
+                 .first;
     return it->second;
+}
+
+const Registry& registry_for(std::string_view kind) {
+    return mutable_registry(kind);
 }
 
 Server::Server(const Registry& registry, const connection::Address& address, bytes authkey)
@@ -48,8 +49,7 @@ void Server::serve_forever(int owner_pid) {
     wake_fd_ = wake_write;
     const int owner_fd = owner_pid > 0 ? os::watch_process(owner_pid) : -1;
     for (;;) {
-        const auto ready =
-            os::wait_ready(int(listener_.fileno()), owner_fd, owner_pid, wake_read);
+        const auto ready = os::wait_ready(int(listener_.fileno()), owner_fd, owner_pid, wake_read);
         if (ready != os::Ready::client) break;
         Connection c;
         try {
@@ -99,8 +99,11 @@ void Server::serve_connection(Connection c, std::uint64_t id) {
             reply = list{std::string(kind_return), dispatch(request, cx, refs, stop)};
         } catch (const PyError& e) {
             reply = list{std::string(kind_error), list{e.type(), std::string(e.what())}};
+        } catch (const RemoteError& e) {  // thrown by a registered type's method
+            reply = list{std::string(kind_error), list{e.type_name(), e.message()}};
         } catch (const SerializationError& e) {
-            reply = list{std::string(kind_error), list{"SerializationError", std::string(e.what())}};
+            reply =
+                list{std::string(kind_error), list{"SerializationError", std::string(e.what())}};
         } catch (const ValueError& e) {
             reply = list{std::string(kind_error), list{"ValueError", std::string(e.what())}};
         } catch (const std::exception& e) {
@@ -188,7 +191,8 @@ object Server::server_call(std::string_view method, list& args, CallContext& cx,
         return None;
     }
     if (method == "dummy") return None;
-    throw PyError("AttributeError", fmt::format("the manager has no method {}", object(method).repr()));
+    throw PyError("AttributeError",
+                  fmt::format("the manager has no method {}", object(method).repr()));
 }
 
 void Server::incref(std::int64_t id, Refs& refs) {

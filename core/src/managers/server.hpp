@@ -60,6 +60,8 @@ class Server {
     int wake_fd_ = -1;
 };
 
+/// The registry of a manager kind, to add to (registrations).
+Registry& mutable_registry(std::string_view kind);
 /// The registry a server of this manager kind serves ("SyncManager", or a
 /// BaseManager's registry name).
 const Registry& registry_for(std::string_view kind);

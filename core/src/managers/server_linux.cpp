@@ -25,11 +25,14 @@ int watch_process(int pid) {
     return -1;
 }
 
-void ignore_sigint() { ::signal(SIGINT, SIG_IGN); }
+void ignore_sigint() {
+    ::signal(SIGINT, SIG_IGN);
+}
 
 std::pair<int, int> make_pipe() {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw std::system_error(errno, std::generic_category(), "pipe2");
     return {fds[0], fds[1]};
 }
 
@@ -60,8 +63,12 @@ void exit_now(int code) {
     ::_exit(code);
 }
 
-int current_pid() noexcept { return int(::getpid()); }
+int current_pid() noexcept {
+    return int(::getpid());
+}
 
-void shutdown_socket(std::intptr_t fd) noexcept { ::shutdown(int(fd), SHUT_RDWR); }
+void shutdown_socket(std::intptr_t fd) noexcept {
+    ::shutdown(int(fd), SHUT_RDWR);
+}
 
 }  // namespace mproc::managers::detail::os

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "managers/server.hpp"
 #include "managers/servant.hpp"
+#include "managers/server.hpp"
 
 namespace mproc::managers::detail {
 
@@ -41,7 +41,8 @@ std::optional<seconds_d> acquire_timeout(const list& a, bool& blocking) {
         const auto* d = a[1].get_if<double>();
         const double s = n ? double(*n) : d ? *d : 0;
         if (s == -1) return std::nullopt;
-        if (!blocking) throw PyError("ValueError", "can't specify a timeout for a non-blocking call");
+        if (!blocking)
+            throw PyError("ValueError", "can't specify a timeout for a non-blocking call");
         if (s < 0) throw PyError("ValueError", "timeout value must be a non-negative number");
     }
     return t;
@@ -304,8 +305,8 @@ class BarrierServant final : public Servant {
             if (name && *name == "parties") return parties_;
             if (name && *name == "n_waiting") return count_;
             if (name && *name == "broken") return broken_;
-            throw PyError("AttributeError", fmt::format("'Barrier' object has no attribute {}",
-                                                        a[0].repr()));
+            throw PyError("AttributeError",
+                          fmt::format("'Barrier' object has no attribute {}", a[0].repr()));
         }
         if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
@@ -385,8 +386,8 @@ class QueueServant final : public Servant {
     }
     std::string repr() override { return "<queue.Queue object>"; }
     std::vector<std::string_view> exposed() const override {
-        return {"empty", "full", "get", "get_nowait", "join", "put", "put_nowait", "qsize",
-                "task_done"};
+        return {"empty", "full",       "get",   "get_nowait", "join",
+                "put",   "put_nowait", "qsize", "task_done"};
     }
     std::string_view type_name() const override { return joinable_ ? "JoinableQueue" : "Queue"; }
 
@@ -409,7 +410,8 @@ void add_sync_types(Registry& r) {
         return std::make_shared<LockServant>(true);
     };
     r["Semaphore"] = [](list& a, CallContext&) -> std::shared_ptr<Servant> {
-        return std::make_shared<SemaphoreServant>(a.empty() ? 1 : arg_int(a, 0, "Semaphore"), false);
+        return std::make_shared<SemaphoreServant>(a.empty() ? 1 : arg_int(a, 0, "Semaphore"),
+                                                  false);
     };
     r["BoundedSemaphore"] = [](list& a, CallContext&) -> std::shared_ptr<Servant> {
         return std::make_shared<SemaphoreServant>(a.empty() ? 1 : arg_int(a, 0, "BoundedSemaphore"),
