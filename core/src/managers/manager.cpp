@@ -58,7 +58,8 @@ void BaseManager::start() {
     if (!impl_) throw ValueError("mproc: use of a moved-from manager");
     if (impl_->process) throw ProcessError("mproc: the manager was already started");
     auto [reader, writer] = impl_->ctx->Pipe(false);
-    auto p = impl_->ctx->Process(ProcessOptions{.daemon = true}, &md::run_server, writer,
+    auto [control_r, control_w] = impl_->ctx->Pipe(false);
+    auto p = impl_->ctx->Process(ProcessOptions{.daemon = true}, &md::run_server, writer, control_r,
                                  impl_->authkey, std::int64_t(md::os::current_pid()),
                                  md::address_to_object(impl_->address), std::string(class_name()));
     // Python names the server "SyncManager-N" with the process counter's N.
@@ -66,6 +67,8 @@ void BaseManager::start() {
     p.set_name(std::string(class_name()) + name.substr(name.find('-')));
     p.start();
     writer.close();
+    control_r.close();
+    impl_->control = control_w;
     impl_->process.emplace(std::move(p));
     object reply;
     try {
@@ -102,11 +105,16 @@ void BaseManager::shutdown() {
     auto& p = *impl_->process;
     if (p.is_alive()) {
         try {
-            auto c = connection::Client(impl_->address, connection::AuthKey(impl_->authkey));
-            c.send(object(list{None, "shutdown", list{}}));
-            c.recv<object>();
-        } catch (const std::exception&) {
+            impl_->control.send_bytes(std::string_view("x"));
+        } catch (const std::exception&) {  // gone already; or ask over a connection
+            try {
+                auto c = connection::Client(impl_->address, connection::AuthKey(impl_->authkey));
+                c.send(object(list{None, "shutdown", list{}}));
+                c.recv<object>();
+            } catch (const std::exception&) {
+            }
         }
+        impl_->control.close();
         p.join(std::chrono::seconds(1));
         if (p.is_alive()) {
             p.terminate();

@@ -20,6 +20,7 @@ struct ManagerImpl {
     connection::Address address;
     bytes authkey;
     std::optional<Process> process;
+    Connection control;  // written to (or closed) to stop a server we started
     std::shared_ptr<Session> session;
     bool shut_down = false;
 

@@ -44,12 +44,13 @@ Server::Server(const Registry& registry, const connection::Address& address, byt
       listener_(address, std::nullopt, 128, connection::no_authentication),
       address_key_(address_key(listener_.address())) {}
 
-void Server::serve_forever(int owner_pid) {
+void Server::serve_forever(int owner_pid, std::intptr_t control_fd) {
     auto [wake_read, wake_write] = os::make_pipe();
     wake_fd_ = wake_write;
     const int owner_fd = owner_pid > 0 ? os::watch_process(owner_pid) : -1;
     for (;;) {
-        const auto ready = os::wait_ready(int(listener_.fileno()), owner_fd, owner_pid, wake_read);
+        const auto ready = os::wait_ready(int(listener_.fileno()), owner_fd, owner_pid, wake_read,
+                                          int(control_fd));
         if (ready != os::Ready::client) break;
         Connection c;
         try {
@@ -243,8 +244,8 @@ std::shared_ptr<Servant> Server::local_referent(const object& ref) {
     return it->second.servant;
 }
 
-void run_server(Connection writer, bytes authkey, std::int64_t owner_pid, object address,
-                std::string kind) {
+void run_server(Connection writer, Connection control, bytes authkey, std::int64_t owner_pid,
+                object address, std::string kind) {
     os::ignore_sigint();
     std::unique_ptr<Server> server;
     try {
@@ -258,7 +259,9 @@ void run_server(Connection writer, bytes authkey, std::int64_t owner_pid, object
     }
     writer.send(address_to_object(server->address()));
     writer.close();
-    server->serve_forever(int(owner_pid));
+    // The owner stops us by writing to (or closing) control: no connection
+    // or handshake needed for a quick shutdown.
+    server->serve_forever(int(owner_pid), control.fileno());
 }
 
 }  // namespace mproc::managers::detail

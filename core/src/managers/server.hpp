@@ -28,7 +28,7 @@ class Server {
     /// Serves until shutdown() is requested or the owner process (if > 0)
     /// ends; then removes the socket and ends this process (as Python's
     /// serve_forever ends it with sys.exit).
-    [[noreturn]] void serve_forever(int owner_pid);
+    [[noreturn]] void serve_forever(int owner_pid, std::intptr_t control_fd = -1);
     /// The referent a stored proxy of this server refers to (Condition(lock)).
     std::shared_ptr<Servant> local_referent(const object& ref);
 
@@ -69,8 +69,8 @@ const Registry& registry_for(std::string_view kind);
 /// The server process's entry (a plain function, so that spawn and
 /// forkserver can start it): serves, after sending its address (or
 /// ["#ERROR", message]) through writer.
-void run_server(Connection writer, bytes authkey, std::int64_t owner_pid, object address,
-                std::string kind);
+void run_server(Connection writer, Connection control, bytes authkey, std::int64_t owner_pid,
+                object address, std::string kind);
 
 namespace os {
 /// A descriptor readable when process pid ends (a pidfd), or -1.
@@ -83,8 +83,9 @@ std::pair<int, int> make_pipe();
 void wake(int fd) noexcept;
 /// What woke the server's accept loop.
 enum class Ready { client, owner_gone, wake };
-/// Waits for a client, the owner's end, or a wake-up.
-Ready wait_ready(int listen_fd, int owner_fd, int owner_pid, int wake_fd);
+/// Waits for a client, the owner's end, or a wake-up (wake_fd, or
+/// control_fd if >= 0: readable, or at its end, when the owner asks to stop).
+Ready wait_ready(int listen_fd, int owner_fd, int owner_pid, int wake_fd, int control_fd);
 /// Flushes stdio and ends the process at once (threads may still block).
 [[noreturn]] void exit_now(int code);
 /// This process's id.

@@ -41,16 +41,20 @@ void wake(int fd) noexcept {
     [[maybe_unused]] auto n = ::write(fd, &c, 1);
 }
 
-Ready wait_ready(int listen_fd, int owner_fd, int owner_pid, int wake_fd) {
+Ready wait_ready(int listen_fd, int owner_fd, int owner_pid, int wake_fd, int control_fd) {
     for (;;) {
-        pollfd fds[3] = {{wake_fd, POLLIN, 0}, {listen_fd, POLLIN, 0}, {owner_fd, POLLIN, 0}};
-        const nfds_t n = owner_fd >= 0 ? 3 : 2;
+        // poll ignores negative descriptors.
+        pollfd fds[4] = {{wake_fd, POLLIN, 0},
+                         {listen_fd, POLLIN, 0},
+                         {owner_fd, POLLIN, 0},
+                         {control_fd, POLLIN, 0}};
+        const nfds_t n = 4;
         // Without a pidfd, look at the owner every 100 ms (kill(pid, 0)).
         const int r = ::poll(fds, n, owner_fd < 0 && owner_pid > 0 ? 100 : -1);
         if (r < 0 && errno != EINTR)
             throw std::system_error(errno, std::generic_category(), "poll");
-        if (fds[0].revents) return Ready::wake;
-        if (n == 3 && fds[2].revents) return Ready::owner_gone;
+        if (fds[0].revents || fds[3].revents) return Ready::wake;
+        if (fds[2].revents) return Ready::owner_gone;
         if (owner_fd < 0 && owner_pid > 0 && ::kill(owner_pid, 0) != 0 && errno == ESRCH)
             return Ready::owner_gone;
         if (fds[1].revents) return Ready::client;
