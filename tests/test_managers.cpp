@@ -571,3 +571,31 @@ TEST_CASE("Manager hostile clients cannot stall the others", "[managers]") {
     ::close(huge);
     c.close();
 }
+
+TEST_CASE("Manager server ignores SIGINT; clients reconnect to a restarted server", "[managers]") {
+    FOR_EACH_START_METHOD(ctx);
+    const std::string path =
+        "/tmp/mproc-test-manager-" + std::to_string(::getpid()) + "-" + mproc_method_;
+    ::unlink(path.c_str());
+    mp::SyncManager m1(ctx, path, "secret");
+    m1.start();
+    CHECK(m1.address() == mp::connection::Address(path));
+    ::kill(*m1.pid(), SIGINT);  // ignored, as Python's server does
+    mp::SyncManager client(ctx, path, "secret");
+    client.connect();
+    auto d = client.dict();
+    d["a"] = 1;
+    CHECK(d.len() == 1);
+    ::kill(*m1.pid(), SIGKILL);
+    m1.join(60s);
+    CHECK_THROWS_AS(d.len(), mp::ManagerError);
+    ::unlink(path.c_str());  // the killed server could not remove its socket
+    mp::SyncManager m2(ctx, path, "secret");
+    m2.start();
+    client.connect();
+    auto d2 = client.dict();
+    d2["b"] = 2;
+    CHECK(d2.len() == 1);
+    CHECK_THROWS_AS(d.len(), mp::KeyError);  // the old referent died with the old server
+    m2.shutdown();
+}

@@ -96,7 +96,14 @@ void BaseManager::start() {
 void BaseManager::connect() {
     if (!impl_) throw ValueError("mproc: use of a moved-from manager");
     impl_->session.reset();
-    impl_->session_now().anchor_call("dummy", {});
+    auto& s = impl_->session_now();
+    try {
+        s.anchor_call("dummy", {});
+    } catch (const ManagerError&) {
+        // A connection left from a server that went away failed (and was
+        // closed): connect afresh, to a server restarted at the address.
+        s.anchor_call("dummy", {});
+    }
 }
 
 void BaseManager::shutdown() {

@@ -3,6 +3,7 @@
 // serves its requests in that thread. Reference counts are kept per
 // connection: when a connection ends, even because its process was killed,
 // the references it held are dropped.
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -42,7 +43,11 @@ Server::Server(const Registry& registry, const connection::Address& address, byt
     : registry_(registry),
       authkey_(std::move(authkey)),
       listener_(address, std::nullopt, 128, connection::no_authentication),
-      address_key_(address_key(listener_.address())) {}
+      address_key_(address_key(listener_.address())) {
+    // Ids start at a random point, so that a stale proxy of an earlier
+    // server at the same address cannot name a new server's referent.
+    next_id_ = (std::int64_t(std::random_device{}()) & 0x7fffffff) << 20 | 1;
+}
 
 void Server::serve_forever(int owner_pid, std::intptr_t control_fd) {
     auto [wake_read, wake_write] = os::make_pipe();
