@@ -43,6 +43,7 @@ template <class T>
 class JoinableQueue;
 template <class T>
 class SimpleQueue;
+class SyncManager;
 
 namespace detail {
 /// Names the shared value types for T (defined in <mproc/sharedctypes.hpp>).
@@ -145,6 +146,15 @@ class MPROC_API Context {
     template <class T, class Q = ::mproc::SimpleQueue<T>>
     Q SimpleQueue() const {
         return Q(*this);
+    }
+
+    /// A started SyncManager whose server is started by this context's
+    /// start method (<mproc/managers.hpp>).
+    template <class M = ::mproc::SyncManager>
+    M Manager() const {
+        M m(*this);
+        m.start();
+        return m;
     }
 
     /// The backend (for plugins and core).

@@ -24,6 +24,7 @@
 #include <mproc/listener.hpp>
 #include <mproc/lock.hpp>
 #include <mproc/logging.hpp>
+#include <mproc/managers.hpp>
 #include <mproc/object.hpp>
 #include <mproc/process.hpp>
 #include <mproc/queue.hpp>

@@ -1,0 +1,88 @@
+// What the server keeps for each referent (internal): a Servant answers the
+// methods its typeid exposes, by name; nothing else is ever run from a
+// message. Errors are thrown as PyError (Python's exception type name and
+// message), which the server sends back as "#ERROR".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <mproc/object.hpp>
+
+namespace mproc::managers::detail {
+
+class Server;
+
+/// An exception for the caller, by Python's type name.
+class PyError : public std::runtime_error {
+  public:
+    PyError(std::string type, const std::string& message)
+        : std::runtime_error(message), type_(std::move(type)) {}
+    /// Python's exception type name.
+    const std::string& type() const noexcept { return type_; }
+
+  private:
+    std::string type_;
+};
+
+/// Who is calling: the connection (owner of RLocks and Conditions) and the server.
+struct CallContext {
+    std::uint64_t connection = 0;
+    Server* server = nullptr;
+};
+
+/// A referent.
+class Servant {
+  public:
+    virtual ~Servant();
+    /// Calls an exposed method; AttributeError (Python's text) for any other.
+    virtual object call(std::string_view method, list& args, CallContext& cx) = 0;
+    /// Python's repr of the referent.
+    virtual std::string repr() = 0;
+    /// Python's str of the referent.
+    virtual std::string str() { return repr(); }
+    /// A copy of the referent's value (_getvalue); TypeError if it has none.
+    virtual object value();
+    /// The names call() accepts, for the "not in exposed" error.
+    virtual std::vector<std::string_view> exposed() const = 0;
+    /// Python's type name of the referent ("dict").
+    virtual std::string_view type_name() const = 0;
+
+  protected:
+    /// Python's error for a method not exposed.
+    [[noreturn]] void not_exposed(std::string_view method) const;
+};
+
+/// Makes a referent from the create() arguments.
+using Factory = std::function<std::shared_ptr<Servant>(list& args, CallContext& cx)>;
+/// typeid -> factory.
+using Registry = std::map<std::string, Factory, std::less<>>;
+
+/// The types of a SyncManager.
+const Registry& sync_registry();
+/// Adds the sync primitives and Queue to r (sync_servants.cpp).
+void add_sync_types(Registry& r);
+
+// Argument helpers: Python's TypeError when missing or of the wrong type.
+const object& arg(const list& args, std::size_t i, std::string_view method);
+const object& arg_or(const list& args, std::size_t i, const object& def);
+std::int64_t arg_int(const list& args, std::size_t i, std::string_view method);
+/// A timeout: None -> nullopt, a number -> seconds (negative: ValueError as Python's).
+std::optional<std::chrono::duration<double>> arg_timeout(const list& args, std::size_t i);
+bool truthy(const object& o);
+
+/// Python's == (1 == 1.0 == True), for list search and dict keys.
+bool py_eq(const object& a, const object& b);
+/// Python's < for sort; TypeError between kinds Python does not order.
+bool py_less(const object& a, const object& b);
+
+}  // namespace mproc::managers::detail
