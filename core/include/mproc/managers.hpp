@@ -207,7 +207,7 @@ class MPROC_API BaseProxy {
     /// True if the proxy refers to a referent.
     explicit operator bool() const noexcept { return state_ != nullptr; }
     /// Same referent.
-    friend bool operator==(const BaseProxy& a, const BaseProxy& b);
+    MPROC_API friend bool operator==(const BaseProxy& a, const BaseProxy& b);
 
     /// For codec and manager internals.
     const std::shared_ptr<managers::detail::ProxyState>& state() const noexcept { return state_; }
@@ -623,7 +623,7 @@ struct MPROC_API TypeEntry {
 MPROC_API void register_type(std::string_view registry, std::string type_id, TypeEntry entry);
 MPROC_API void register_builtin(std::string_view registry, std::string type_id, std::string builtin,
                       bool shared);
-[[noreturn]] void wrong_arg_count(std::string_view name, std::size_t want, std::size_t got);
+[[noreturn]] MPROC_API void wrong_arg_count(std::string_view name, std::size_t want, std::size_t got);
 template <class... P, std::size_t... I>
 std::tuple<std::decay_t<P>...> typed_args(const list& a, std::index_sequence<I...>) {
     return std::tuple<std::decay_t<P>...>{from_object<std::decay_t<P>>(a[I])...};
