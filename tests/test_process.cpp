@@ -343,20 +343,28 @@ TEST_CASE("a child's exit terminates its daemons and joins the others", "[proces
 
 TEST_CASE("repr shows the state as Python's does", "[process]") {
     FOR_EACH_START_METHOD(ctx);
+    // A context's processes are of its class, as Python's ctx.Process.
+    std::string method(ctx.get_start_method());
+    const std::string cls = method == "fork"         ? "ForkProcess"
+                            : method == "spawn"      ? "SpawnProcess"
+                            : method == "forkserver" ? "ForkServerProcess"
+                                                     : "?";
     auto [r, w] = ctx.Pipe();
     auto p = ctx.Process({.name = "Process-x"}, wait_for_message, r);
     CHECK(p.repr() ==
-          "<Process name='Process-x' parent=" + std::to_string(::getpid()) + " initial>");
+          "<" + cls + " name='Process-x' parent=" + std::to_string(::getpid()) + " initial>");
     p.start();
-    CHECK(p.repr() ==
-          fmt::format("<Process name='Process-x' pid={} parent={} started>", *p.pid(), ::getpid()));
+    CHECK(p.repr() == fmt::format("<{} name='Process-x' pid={} parent={} started>", cls, *p.pid(),
+                                  ::getpid()));
     w.send(1);
     p.join();
-    CHECK(p.repr() == fmt::format("<Process name='Process-x' pid={} parent={} stopped exitcode=0>",
+    CHECK(p.repr() == fmt::format("<{} name='Process-x' pid={} parent={} stopped exitcode=0>", cls,
                                   *p.pid(), ::getpid()));
     std::ostringstream os;
     os << p;
     CHECK(os.str() == p.repr());
+    mp::Process plain({.name = "plain"}, do_nothing);
+    CHECK(plain.repr() == "<Process name='plain' parent=" + std::to_string(::getpid()) + " initial>");
 }
 
 TEST_CASE("active_children lists running children and reaps the rest", "[process]") {
