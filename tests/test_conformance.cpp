@@ -186,8 +186,8 @@ TEST_CASE("Context::get_context, unknown methods, and the order of get_all_start
     CHECK(ctx.get_context() == ctx);
     CHECK(ctx.get_context("fork") == mp::get_context("fork"));
     CHECK_THROWS_AS(mp::get_context("bogus"), mp::ValueError);
-    CHECK_THROWS_WITH(mp::get_context("bogus"), StartsWith("cannot find context for 'bogus'") &&
-                                                    Contains("fork"));
+    CHECK_THROWS_WITH(mp::get_context("bogus"),
+                      StartsWith("cannot find context for 'bogus'") && Contains("fork"));
     CHECK_THROWS_WITH(ctx.get_context("bogus"), StartsWith("cannot find context for 'bogus'"));
 
     auto all = mp::get_all_start_methods();

@@ -73,10 +73,7 @@ TEST_CASE("arguments are stored as the target's parameter types, under every sta
     // Lambdas without captures too; and plain mp::Process with a literal.
     auto [r2, w2] = ctx.Pipe(false);
     mp::Process q(
-        +[](mp::Connection c, std::string s) {
-            c.send(s + "!");
-        },
-        w2, "hello");
+        +[](mp::Connection c, std::string s) { c.send(s + "!"); }, w2, "hello");
     q.set_context(ctx);
     q.start();
     w2.close();

@@ -107,7 +107,7 @@ class Process {
     requires detail::BindableTarget<F, A...> Process(ProcessOptions options, F&& f, A&&... args)
         : Process(std::move(options)) {
         set_target(std::make_unique<detail::bound_target_t<F, A...>>(std::forward<F>(f),
-                                                                      std::forward<A>(args)...));
+                                                                     std::forward<A>(args)...));
     }
 
     Process(const Process&) = delete;
@@ -208,8 +208,8 @@ struct ExitStatus {
     /// An exit code.
     ExitStatus(int code) noexcept : code(code) {}  // NOLINT: implicit, as sys.exit(3)
     /// A message; exit code 1.
-    ExitStatus(std::string_view text) : code(1), message(std::string(text)) {}  // NOLINT
-    ExitStatus(const char* text) : ExitStatus(std::string_view(text)) {}        // NOLINT
+    ExitStatus(std::string_view text) : code(1), message(std::string(text)) {}   // NOLINT
+    ExitStatus(const char* text) : ExitStatus(std::string_view(text)) {}         // NOLINT
     ExitStatus(const std::string& text) : ExitStatus(std::string_view(text)) {}  // NOLINT
     int code;
     std::optional<std::string> message;

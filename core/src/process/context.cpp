@@ -10,9 +10,9 @@
 #include <mproc/plugin/backend.hpp>
 
 #include "base/environment.hpp"
-#include "process/exec_child.hpp"
 #include "base/fork_guard.hpp"
 #include "plugin/plugin_registry.hpp"
+#include "process/exec_child.hpp"
 
 namespace mproc {
 

@@ -16,8 +16,8 @@
 #include <mproc/context.hpp>
 #include <mproc/logging.hpp>
 
-#include "process/exec_child.hpp"
 #include "base/fork_guard.hpp"
+#include "process/exec_child.hpp"
 #include "process/process_registry.hpp"
 #include "process/process_state.hpp"
 
@@ -56,7 +56,8 @@ std::string class_name(const std::type_info& t) {
 // ForkServerProcess; another start method "name" gives NameProcess), else
 // the C++ class name.
 std::string process_class(const Process& p, const ProcessState& s) {
-    if (typeid(p) != typeid(Process) || !s.concrete || s.backend == nullptr) return class_name(typeid(p));
+    if (typeid(p) != typeid(Process) || !s.concrete || s.backend == nullptr)
+        return class_name(typeid(p));
     std::string_view method = s.backend->name();
     if (method == "forkserver") return "ForkServerProcess";
     std::string cls(method);

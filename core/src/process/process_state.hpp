@@ -35,7 +35,7 @@ struct ProcessState {
     std::unique_ptr<plugin::ProcessHandle> handle;  // set by start()
     bool closed = false;
     bool concrete = false;  // made by a context (Python: ctx.Process is SpawnProcess...)
-    int sentinel_fd = -1;  // parent kind only: lazily opened pidfd of the parent
+    int sentinel_fd = -1;   // parent kind only: lazily opened pidfd of the parent
 
     // ProcessRegistry's links (under its mutex): the registry this started
     // child is listed in (nullptr: none), the Process object that owns it

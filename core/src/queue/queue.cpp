@@ -59,7 +59,7 @@ void QueueCore::put(std::span<const std::byte> message, bool block, Timeout time
     if (l.closed) throw_closed(this);
     auto& s = *shared_;
     if (s.shut() != open) throw ShutDown("put() on a Queue that was shut down");
-    if (s.bounded()) {
+    if (s.bounded() && !s.sem.acquire(false)) {
         auto deadline = deadline_of(block, timeout);
         for (;;) {
             // Naps of at most `recheck`, so that a shutdown wakes a blocked put.

@@ -31,7 +31,8 @@ Condition::Condition(SemLock lock, Semaphore sleeping, Semaphore woken, Semaphor
       wait_semaphore_(std::move(wait)) {}
 
 bool Condition::wait(Timeout timeout) {
-    if (!lock_.is_mine()) throw ValueError("must acquire() condition before using wait()");  // Python's text
+    if (!lock_.is_mine())
+        throw ValueError("must acquire() condition before using wait()");  // Python's text
     // Indicate that this thread is going to sleep, then release the lock
     // as many times as it is held.
     sleeping_count_.release();

@@ -10,8 +10,8 @@
 #include <typeinfo>
 #include <utility>
 
-#include <boost/core/demangle.hpp>
 #include <fmt/format.h>
+#include <boost/core/demangle.hpp>
 
 #include <mproc/codec.hpp>
 #include <mproc/serializer.hpp>
@@ -59,8 +59,8 @@ struct stored_argument {
     using PD = std::remove_cvref_t<P>;
     using type = std::conditional_t<
         Serializable<PD> && std::is_convertible_v<A&&, PD>, PD,
-        std::conditional_t<detail::CString<D> && std::is_convertible_v<std::string, P>,
-                           std::string, D>>;
+        std::conditional_t<detail::CString<D> && std::is_convertible_v<std::string, P>, std::string,
+                           D>>;
 };
 
 template <class Params, class... A>
@@ -177,8 +177,7 @@ struct bound_target_for<F, std::tuple<S...>> {
 
 /// The BoundTarget that Process(f, args...) makes.
 template <class F, class... A>
-using bound_target_t =
-    typename bound_target_for<F, typename stored_types<F, A...>::type>::type;
+using bound_target_t = typename bound_target_for<F, typename stored_types<F, A...>::type>::type;
 
 /// True when Process(f, args...) can call f with what it stores of args.
 template <class F, class... A>
