@@ -93,8 +93,10 @@ void report_stdin(mp::Connection c) {
     c.send(static_cast<int>(::read(0, buf, sizeof buf)));  // /dev/null: 0 at once
 }
 
-// Child with a daemonic and a non-daemonic grandchild; returns at once. The
-// exit handling must terminate the daemon and join the other.
+// Child with a daemonic and a non-daemonic grandchild; returns at once, so
+// both Process objects are destroyed while their children run (the lifetime
+// policy in process.hpp and docs/gotchas.md): the exit handling must
+// terminate the daemon and join the other, never leave a silent orphan.
 void leave_children(mp::Connection report, mp::Connection hold) {
     mp::Process d({.daemon = true}, block_on_pipe, hold);
     mp::Process n(block_on_pipe, hold);
