@@ -12,24 +12,16 @@
 //       print(parent_conn.recv())   # prints "[42, None, 'hello']"
 //       p.join()
 //
-// Python's heterogeneous list becomes a typed tuple; it travels as a msgpack
-// array, exactly as the list would, and is printed the way Python prints it.
-#include <optional>
-#include <string>
-#include <tuple>
-
+// Python's heterogeneous list is an mp::list of mp::objects (Python's data
+// model); fmt prints it as Python's print() does.
 #include <fmt/core.h>
 
 #include <mproc/mproc.hpp>
 
-#include "python_repr.hpp"
-
 namespace mp = mproc;
 
-using Message = std::tuple<int, std::optional<int>, std::string>;
-
 void f(mp::Connection conn) {
-    conn.send(Message{42, std::nullopt, "hello"});
+    conn.send(mp::list{42, mp::None, "hello"});
     conn.close();
 }
 
@@ -38,6 +30,6 @@ int main(int argc, char** argv) {
     auto [parent_conn, child_conn] = mp::Pipe();
     mp::Process p(f, child_conn);
     p.start();
-    fmt::print("{}\n", repr(parent_conn.recv<Message>()));  // prints "[42, None, 'hello']"
+    fmt::print("{}\n", parent_conn.recv<mp::object>());  // prints "[42, None, 'hello']"
     p.join();
 }

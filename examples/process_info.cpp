@@ -51,7 +51,7 @@ void f(std::string name) {
 int main(int argc, char** argv) {
     mp::freeze_support(argc, argv);
     info("main line");
-    mp::Process p(f, std::string("bob"));
+    mp::Process p(f, "bob");
     p.start();
     p.join();
 }

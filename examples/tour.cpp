@@ -72,12 +72,12 @@ void greet(std::string who, int times) {
 
 void processes_with_arguments(const mp::Context& ctx) {
     section("Process(target, args...)");
-    auto p = ctx.Process(greet, std::string("bob"), 2);
+    auto p = ctx.Process(greet, "bob", 2);
     p.start();
     p.join();
     fmt::print("  {} exitcode = {}\n", p.name(), py(p.exitcode()));
 
-    auto named = ctx.Process({.name = "greeter"}, greet, std::string("alice"), 1);
+    auto named = ctx.Process({.name = "greeter"}, greet, "alice", 1);
     named.start();
     named.join();
     fmt::print("  {}\n", named.repr());

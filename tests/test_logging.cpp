@@ -82,7 +82,9 @@ TEST_CASE("log_to_stderr prints [LEVEL/ProcessName] and the library logs lifecyc
     p.join();
     CHECK(p.exitcode() == 0);
     auto child = p.name();
-    auto grandchild = child + ":1";
+    // A context's process is ForkProcess-N (...); its plain mp::Process child
+    // is Process-N:1, as in Python.
+    auto grandchild = "Process-" + child.substr(child.find('-') + 1) + ":1";
     CHECK_THAT(err, Contains("[SUBWARNING/" + child + "] a subwarning\n"));
     CHECK_THAT(err, Contains("[INFO/" + grandchild + "] child process calling self.run()\n"));
     CHECK_THAT(err, Contains("[INFO/" + grandchild + "] process shutting down\n"));

@@ -59,6 +59,9 @@ class MPROC_API Context {
 
     /// The start method's name ("fork").
     std::string_view get_start_method() const;
+    /// With no method, this context itself; else get_context(method), as
+    /// Python's ctx.get_context(method=None).
+    Context get_context(std::optional<std::string_view> method = std::nullopt) const;
     /// A Process bound to this context; arguments as for mproc::Process.
     template <class... A>
     ::mproc::Process Process(A&&... args) const {
@@ -170,8 +173,10 @@ class MPROC_API Context {
 };
 
 /// The context of a start method, loading its plugin on first use; with no
-/// name, the default context. Throws PluginError listing what is available
-/// and why each candidate file was refused.
+/// name, the default context. Throws PluginError (a ValueError) "cannot find
+/// context for 'name'" (Python's text), then what is available and why each
+/// candidate file was refused. Processes a context makes are named after
+/// its class as in Python: ForkProcess-1, SpawnProcess-2, ForkServerProcess-3.
 MPROC_API Context get_context(std::optional<std::string_view> method = std::nullopt);
 /// Sets the default start method. A second call (or a call after the
 /// default was used) throws ValueError unless force is true.
@@ -180,7 +185,8 @@ MPROC_API void set_start_method(std::string_view method, bool force = false);
 /// true, nullopt; else fixes the default (MPROC_START_METHOD, else "fork" on
 /// Linux) and returns it.
 MPROC_API std::optional<std::string> get_start_method(bool allow_none = false);
-/// The start methods that can be loaded here, the default first.
+/// The start methods that can be loaded here: the default first, then the
+/// others in Python's order (fork, spawn, forkserver), then any other.
 MPROC_API std::vector<std::string> get_all_start_methods();
 /// Shared libraries the forkserver loads (dlopen) when it starts, so that
 /// its children start with them loaded (Python: set_forkserver_preload).

@@ -1,6 +1,32 @@
 // mproc exceptions: the C++ twins of Python's multiprocessing exceptions.
 //
 //   try { conn.recv<int>(); } catch (const mproc::EOFError&) { /* peer closed */ }
+//   try { run(); } catch (const mproc::Error& e) { /* anything mproc threw */ }
+//
+// The hierarchy follows Python's, under one root mproc::Error (Python's
+// Exception, as far as mproc raises it):
+//
+//   Error                       (std::runtime_error)
+//   +-- ProcessError            multiprocessing.ProcessError
+//   |   +-- TimeoutError        multiprocessing.TimeoutError
+//   |   +-- AuthenticationError multiprocessing.AuthenticationError
+//   |   +-- BufferTooShort      multiprocessing.BufferTooShort
+//   |   +-- AbandonedLock       (no twin: Python hangs)
+//   +-- EOFError                EOFError (beside ProcessError, as in Python)
+//   +-- ValueError              ValueError
+//   |   +-- ClosedError         ValueError/OSError "... is closed"
+//   |   +-- PluginError         ValueError "cannot find context for ..."
+//   +-- SerializationError      pickle.PicklingError/UnpicklingError
+//   +-- BrokenBarrierError      threading.BrokenBarrierError (a RuntimeError)
+//   +-- Empty                   queue.Empty
+//   +-- Full                    queue.Full
+//   +-- ShutDown                queue.ShutDown (Python 3.13)
+//
+// So `catch (const mproc::ProcessError&)` catches what Python's `except
+// ProcessError` would, and not an EOFError, Empty or Full. mproc also throws
+// std::system_error (Python's OSError) and std::out_of_range (IndexError).
+// SystemExit (mproc::exit) is not an exception class, as Python's is not an
+// Exception.
 //
 // Every exception type is defined and exported by libmproc, so a plugin and
 // the program catch the same types.
@@ -9,16 +35,25 @@
 #include <mproc/export.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace mproc {
 
-/// Base of mproc's runtime errors (Python: multiprocessing.ProcessError).
-class MPROC_API ProcessError : public std::runtime_error {
+/// The root of every exception mproc defines (Python: Exception).
+class MPROC_API Error : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
+    ~Error() override;
+};
+
+/// Errors of processes and their communication (Python:
+/// multiprocessing.ProcessError).
+class MPROC_API ProcessError : public Error {
+  public:
+    using Error::Error;
     ~ProcessError() override;
 };
 
@@ -50,18 +85,18 @@ class MPROC_API BufferTooShort : public ProcessError {
 };
 
 /// End of stream: the other end of a connection is closed (Python: EOFError).
-class MPROC_API EOFError : public std::runtime_error {
+class MPROC_API EOFError : public Error {
   public:
-    using std::runtime_error::runtime_error;
+    using Error::Error;
     ~EOFError() override;
 };
 
 /// Misuse of an object in its current state or a bad argument, e.g. joining
 /// a process that was never started or closing a running one (Python raises
 /// ValueError or AssertionError for these).
-class MPROC_API ValueError : public std::logic_error {
+class MPROC_API ValueError : public Error {
   public:
-    using std::logic_error::logic_error;
+    using Error::Error;
     ~ValueError() override;
 };
 
@@ -74,17 +109,19 @@ class MPROC_API ClosedError : public ValueError {
 };
 
 /// A message could not be encoded or decoded: truncated, malformed,
-/// oversized or of the wrong type.
-class MPROC_API SerializationError : public ProcessError {
+/// oversized or of the wrong type (Python: pickle's PicklingError and
+/// UnpicklingError).
+class MPROC_API SerializationError : public Error {
   public:
-    using ProcessError::ProcessError;
+    using Error::Error;
     ~SerializationError() override;
 };
 
-/// A plugin (start method or serializer) could not be found or was refused.
-class MPROC_API PluginError : public ProcessError {
+/// A plugin (start method or serializer) could not be found or was refused
+/// (Python: ValueError "cannot find context for 'bogus'").
+class MPROC_API PluginError : public ValueError {
   public:
-    using ProcessError::ProcessError;
+    using ValueError::ValueError;
     ~PluginError() override;
 };
 
@@ -101,40 +138,48 @@ class MPROC_API AbandonedLock : public ProcessError {
 
 /// A Barrier was broken (aborted, reset or timed out) while or before a
 /// process waited on it (Python: threading.BrokenBarrierError).
-class MPROC_API BrokenBarrierError : public ProcessError {
+class MPROC_API BrokenBarrierError : public Error {
   public:
-    using ProcessError::ProcessError;
+    using Error::Error;
     ~BrokenBarrierError() override;
 };
 
 /// Queue::get found nothing in time (Python: queue.Empty).
-class MPROC_API Empty : public ProcessError {
+class MPROC_API Empty : public Error {
   public:
-    using ProcessError::ProcessError;
+    using Error::Error;
     ~Empty() override;
 };
 
 /// Queue::put found no room in time (Python: queue.Full).
-class MPROC_API Full : public ProcessError {
+class MPROC_API Full : public Error {
   public:
-    using ProcessError::ProcessError;
+    using Error::Error;
     ~Full() override;
 };
 
 /// A named thing to be created already exists, e.g. a SharedMemory name
 /// (Python: FileExistsError).
-class MPROC_API FileExistsError : public ProcessError {
+class MPROC_API FileExistsError : public Error {
   public:
-    using ProcessError::ProcessError;
+    using Error::Error;
     ~FileExistsError() override;
 };
 
 /// A named thing to be opened does not exist, e.g. a SharedMemory name
 /// (Python: FileNotFoundError).
-class MPROC_API FileNotFoundError : public ProcessError {
+class MPROC_API FileNotFoundError : public Error {
   public:
-    using ProcessError::ProcessError;
+    using Error::Error;
     ~FileNotFoundError() override;
+};
+
+/// A put on a queue that was shut down, or a get on one that was shut down
+/// and is empty (or was shut down immediately) (Python 3.13: queue.ShutDown).
+class MPROC_API ShutDown : public Error {
+  public:
+    using Error::Error;
+    ~ShutDown() override;
 };
 
 /// Thrown by mproc::exit(code) to end the current process's target with an
@@ -142,11 +187,16 @@ class MPROC_API FileNotFoundError : public ProcessError {
 class MPROC_API SystemExit {
   public:
     explicit SystemExit(int code) noexcept : code_(code) {}
+    /// Python's SystemExit("text"): exit code 1, the text written to stderr.
+    explicit SystemExit(std::string message) : code_(1), message_(std::move(message)) {}
     /// The exit code requested.
     int code() const noexcept { return code_; }
+    /// The message to write to stderr, if one was given.
+    const std::optional<std::string>& message() const noexcept { return message_; }
 
   private:
     int code_;
+    std::optional<std::string> message_;
 };
 
 }  // namespace mproc

@@ -8,6 +8,11 @@
 
 #include <mproc/export.hpp>
 
+#include <ostream>
+#include <string>
+
+#include <fmt/format.h>
+
 #include <mproc/condition.hpp>
 
 namespace mproc {
@@ -28,6 +33,11 @@ class MPROC_API Event {
     void clear();
     /// Waits until the flag is set or timeout passes; returns the flag.
     bool wait(Timeout timeout = std::nullopt);
+    /// Python's printable form (3.13): <Event at 0x7ffd5c2a3b40 unset>, or
+    /// "set"; also what fmt and operator<< print.
+    std::string repr() const;
+    /// Prints repr().
+    friend std::ostream& operator<<(std::ostream& os, const Event& e) { return os << e.repr(); }
 
   private:
     friend struct codec<Event>;
@@ -43,3 +53,12 @@ struct MPROC_API codec<Event> {
 };
 
 }  // namespace mproc
+
+/// fmt::print("{}", event) prints repr().
+template <>
+struct fmt::formatter<mproc::Event> : fmt::formatter<std::string_view> {
+    template <class Ctx>
+    auto format(const mproc::Event& e, Ctx& ctx) const {
+        return fmt::formatter<std::string_view>::format(e.repr(), ctx);
+    }
+};

@@ -28,6 +28,8 @@ class MPROC_API Lock : public SemLock {
     explicit Lock(const Context& ctx);
     /// A received SemLock; throws SerializationError unless it is a Lock.
     explicit Lock(SemLock s);
+    /// True while some thread or process holds it (Python 3.14's locked()).
+    bool locked() const { return get_value() == 0; }
 };
 
 /// A recursive lock: the holding thread may take it again and must release
@@ -40,6 +42,8 @@ class MPROC_API RLock : public SemLock {
     explicit RLock(const Context& ctx);
     /// A received SemLock; throws SerializationError unless it is an RLock.
     explicit RLock(SemLock s);
+    /// True while some thread or process holds it (Python 3.14's locked()).
+    bool locked() const { return get_value() == 0; }
 };
 
 template <>

@@ -4,7 +4,7 @@
 //
 //   int main(int argc, char** argv) {
 //       mproc::freeze_support(argc, argv);
-//       mproc::Process p(f, std::string("bob"));
+//       mproc::Process p(f, "bob");   // stored as a std::string
 //       p.start();
 //       p.join();
 //   }
@@ -42,6 +42,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -92,19 +93,23 @@ class MPROC_API Process {
     explicit Process(ProcessOptions options);
 
     /// A process that will call f(args...) in the child. Arguments are
-    /// copied (or moved) into the Process object.
+    /// copied (or moved) into the Process object, as Python binds them when
+    /// the Process is made. For a plain function (or a lambda without
+    /// captures) each argument is stored as the type of its parameter when
+    /// it converts to it and that type has a codec, so what crosses exec is
+    /// what f takes: Process(f, "bob") with f(std::string) works under every
+    /// start method.
     template <class F, class... A>
-    requires std::invocable < std::decay_t<F>
-    &, std::decay_t<A>&... > explicit Process(F&& f, A&&... args)
+    requires detail::BindableTarget<F, A...>
+    explicit Process(F&& f, A&&... args)
         : Process(ProcessOptions{}, std::forward<F>(f), std::forward<A>(args)...) {}
 
     /// The same, with options first.
     template <class F, class... A>
-    requires std::invocable < std::decay_t<F>
-    &, std::decay_t<A>&... > Process(ProcessOptions options, F&& f, A&&... args)
+    requires detail::BindableTarget<F, A...> Process(ProcessOptions options, F&& f, A&&... args)
         : Process(std::move(options)) {
-        set_target(std::make_unique<detail::BoundTarget<std::decay_t<F>, std::decay_t<A>...>>(
-            std::forward<F>(f), std::forward<A>(args)...));
+        set_target(std::make_unique<detail::bound_target_t<F, A...>>(std::forward<F>(f),
+                                                                     std::forward<A>(args)...));
     }
 
     Process(const Process&) = delete;
@@ -131,6 +136,10 @@ class MPROC_API Process {
     void terminate();
     /// Sends SIGKILL.
     void kill();
+    /// Sends SIGINT (Python 3.14's interrupt()). A C++ child has no
+    /// KeyboardInterrupt: unless it handles SIGINT it ends with exit code
+    /// -SIGINT (a Python child prints the KeyboardInterrupt and exits with 1).
+    void interrupt();
     /// Releases the process's resources; it must have ended. Most calls
     /// on a closed Process throw ClosedError.
     void close();
@@ -143,7 +152,8 @@ class MPROC_API Process {
     bool daemon() const;
     /// Sets the daemon flag; only before start().
     void set_daemon(bool daemon);
-    /// The child's process id; nullopt before start().
+    /// The child's process id; nullopt before start(). ClosedError after
+    /// close(), as Python's.
     std::optional<int> pid() const;
     /// Same as pid() (Python's ident).
     std::optional<int> ident() const { return pid(); }
@@ -194,9 +204,25 @@ MPROC_API Process* parent_process();
 MPROC_API std::vector<Process*> active_children();
 /// Number of CPUs in the system.
 MPROC_API int cpu_count();
-/// Ends the current process's target with exit code `code` (Python's
-/// sys.exit inside a child). In the main process, calls std::exit(code).
-[[noreturn]] MPROC_API void exit(int code);
+/// What mproc::exit takes, as Python's sys.exit(arg): an exit code, or a
+/// message (written to stderr; the exit code is then 1).
+struct MPROC_API ExitStatus {
+    /// An exit code.
+    ExitStatus(int code) noexcept : code(code) {}  // NOLINT: implicit, as sys.exit(3)
+    /// A message; exit code 1.
+    ExitStatus(std::string_view text) : code(1), message(std::string(text)) {}   // NOLINT
+    ExitStatus(const char* text) : ExitStatus(std::string_view(text)) {}         // NOLINT
+    ExitStatus(const std::string& text) : ExitStatus(std::string_view(text)) {}  // NOLINT
+    int code;
+    std::optional<std::string> message;
+};
+
+/// Ends the current process's target (Python's sys.exit inside a child):
+/// mproc::exit(3) with exit code 3; mproc::exit("text") writes the text and
+/// a newline to stderr and exits with 1. In the main process it does the
+/// same through std::exit. One function (not overloads), so that it can be
+/// a target: ctx.Process(mproc::exit, 3).
+[[noreturn]] MPROC_API void exit(ExitStatus status);
 
 /// Call first thing in main(). Under the spawn and forkserver start methods
 /// a child starts as a new copy of the program; there freeze_support runs

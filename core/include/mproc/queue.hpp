@@ -6,6 +6,7 @@
 //   p.start();
 //   auto s = q.get();                             // blocks; q.get(true, 1s) may throw Empty
 //   try { q.put_nowait("x"); } catch (const mproc::Full&) { }
+//   if (auto s = q.try_get(1s)) use(*s);          // std::optional: no Empty thrown
 //
 // Any T with an mproc::codec crosses (<mproc/codec.hpp>); each put encodes
 // the object at once (an encoding error is thrown by put), each get decodes a
@@ -26,6 +27,7 @@
 #include <atomic>
 #include <climits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -66,6 +68,15 @@ class Queue {
     }
     /// get(true, timeout).
     T get(Timeout timeout) { return get(true, timeout); }
+    /// Removes and returns the oldest item, waiting up to timeout for one
+    /// (default: not at all; nullopt: for ever); nullopt if none came in
+    /// time, instead of get()'s Empty. Throws ValueError after close(),
+    /// ShutDown as get() does.
+    std::optional<T> try_get(Timeout timeout = Timeout(0.0)) {
+        auto message = core_->try_get(true, timeout);
+        if (!message) return std::nullopt;
+        return detail::decode_message<T>(*message);
+    }
     void put_nowait(const T& obj) { put(obj, false); }
     T get_nowait() { return get(false); }
 
@@ -78,12 +89,23 @@ class Queue {
     /// This process will put and get no more; the feeder flushes what was
     /// put and ends.
     void close() { core_->close(); }
+    /// Shuts the queue down, for every process that uses it (Python 3.13):
+    /// put() then throws ShutDown, and get() throws ShutDown once the queue
+    /// is empty; puts and gets blocked now wake and throw ShutDown. With
+    /// immediate, what is in the queue is dropped (a JoinableQueue counts
+    /// each dropped item done) and get() throws ShutDown at once. try_get()
+    /// throws ShutDown too (its nullopt only means "nothing in time").
+    void shutdown(bool immediate = false) { core_->shutdown(immediate); }
+    /// True once shut down by any process.
+    bool is_shutdown() const { return core_->is_shutdown(); }
     /// Waits for the feeder to flush (after close()).
     void join_thread() { core_->join_thread(); }
     /// At exit, do not wait for the feeder: what it has not flushed is lost.
     void cancel_join_thread() { core_->cancel_join_thread(); }
 
   protected:
+    template <class>
+    friend class SimpleQueue;
     explicit Queue(std::shared_ptr<detail::QueueCore> core) : core_(std::move(core)) {}
     friend struct codec<Queue<T>>;
     std::shared_ptr<detail::QueueCore> core_;
@@ -115,14 +137,35 @@ class SimpleQueue {
   public:
     SimpleQueue() : SimpleQueue(get_context()) {}
     explicit SimpleQueue(const Context& ctx) : q_(ctx) {}
-    void put(const T& obj) { q_.put(obj); }
-    T get() { return q_.get(); }
-    bool empty() const { return q_.empty(); }
+    /// Throws ClosedError ("handle is closed", as Python's) after close().
+    void put(const T& obj) {
+        check_open();
+        q_.put(obj);
+    }
+    /// Throws ClosedError ("handle is closed", as Python's) after close().
+    T get() {
+        check_open();
+        return q_.get();
+    }
+    /// The oldest item, waiting up to timeout (default: not at all;
+    /// nullopt: for ever); nullopt if none came in time.
+    std::optional<T> try_get(Timeout timeout = Timeout(0.0)) {
+        check_open();
+        return q_.try_get(timeout);
+    }
+    /// True if no item is ready; ClosedError after close(), as Python's.
+    bool empty() const {
+        check_open();
+        return q_.empty();
+    }
     void close() { q_.close(); }
 
   private:
     friend struct codec<SimpleQueue<T>>;
     explicit SimpleQueue(Queue<T> q) : q_(std::move(q)) {}
+    void check_open() const {
+        if (q_.core_->closed()) throw ClosedError("handle is closed");
+    }
     Queue<T> q_;
 };
 

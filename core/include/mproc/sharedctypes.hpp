@@ -158,6 +158,14 @@ class RawValue : public detail::SharedArrayBase<T> {
     template <char C, class U>
     RawValue(typecode_t<C>, U init) : RawValue(T(init)) {}
 
+    /// Copies refer to the same shared value.
+    RawValue(const RawValue&) = default;
+    RawValue(RawValue&&) noexcept = default;
+    /// Does not compile, as Value's: `a = b.value()` copies the value.
+    RawValue& operator=(const RawValue&) = delete;
+    /// Replaces the object (copies of the old one keep the old memory).
+    RawValue& operator=(RawValue&&) noexcept = default;
+
     /// The value itself (raw: no lock).
     T& value() const noexcept { return *this->data(); }
     RawValue& operator=(const T& v) {
@@ -217,7 +225,7 @@ class RawArray : public detail::SharedArrayBase<T> {
     }
     /// Char arrays: stores s, NUL-terminated if there is room (Python: .value = s).
     void set_value(std::string_view s) const requires std::is_same_v<T, char> {
-        detail::check_fits(this->size(), s.size());
+        if (s.size() > this->size()) throw ValueError("byte string too long");  // Python's text
         std::copy(s.begin(), s.end(), this->data());
         if (s.size() < this->size()) this->data()[s.size()] = '\0';
     }
@@ -264,6 +272,18 @@ class Value : public detail::Synchronized {
     /// Wraps raw memory with a lock (see synchronized()).
     Value(RawValue<T> raw, std::optional<SemLock> lock)
         : Synchronized(std::move(lock)), raw_(std::move(raw)) {}
+    /// Copies refer to the same shared value and lock (pass them to children).
+    Value(const Value&) = default;
+    Value(Value&&) noexcept = default;
+    /// `a = b` between two Values does not compile: it would either make a
+    /// refer to b's memory (what a child that got a still uses is not what a
+    /// now means) or copy the value, and `a = 3` copying makes readers expect
+    /// the latter. Say which: `a = b.value()` copies the value (docs/gotchas.md).
+    Value& operator=(const Value&) = delete;
+    /// Moving a new Value in replaces the object (as Python's `a = Value(...)`
+    /// rebinds the name): copies of the old one, in children too, keep the
+    /// old memory.
+    Value& operator=(Value&&) noexcept = default;
 
     /// Reads it under the lock.
     T value() const {
@@ -317,24 +337,29 @@ Value(typecode_t<C>, U, LockArg = true) -> Value<typename typecode_t<C>::type>;
 template <SharedType T>
 class Array : public detail::Synchronized {
   public:
-    /// One element, read and written under the array's lock.
-    class Element {
+    /// One element, read and written under the array's lock. An Element
+    /// refers to the array's memory and lock the way a copy of the Array
+    /// does, so it stays valid when the Array object it came from is gone
+    /// (`auto e = make_array()[0]; e = 1;` is fine).
+    class Element : private detail::Synchronized {
       public:
+        Element(const Element&) = default;
         operator T() const {
-            detail::Held h(a_);
-            return a_.raw_[i_];
+            detail::Held h(*this);
+            return raw_[i_];
         }
         Element& operator=(const T& v) {
-            detail::Held h(a_);
-            a_.raw_[i_] = v;
+            detail::Held h(*this);
+            raw_[i_] = v;
             return *this;
         }
+        /// Assigns the other element's value (not its place).
         Element& operator=(const Element& e) { return *this = T(e); }
         /// Read-modify-write under one hold of the lock.
         template <class F>
         T update(F f) {
-            detail::Held h(a_);
-            return a_.raw_[i_] = f(a_.raw_[i_]);
+            detail::Held h(*this);
+            return raw_[i_] = f(raw_[i_]);
         }
         Element& operator+=(const T& v) {
             update([&](T x) { return T(x + v); });
@@ -355,8 +380,9 @@ class Array : public detail::Synchronized {
 
       private:
         friend class Array;
-        Element(const Array& a, std::size_t i) : a_(a), i_(i) {}
-        const Array& a_;
+        Element(const Array& a, std::size_t i)
+            : detail::Synchronized(a.lock_), raw_(a.raw_), i_(i) {}
+        RawArray<T> raw_;
         std::size_t i_;
     };
 
@@ -400,7 +426,7 @@ class Array : public detail::Synchronized {
     Element operator[](std::size_t i) const noexcept { return Element(*this, i); }
     /// Element i, checked (std::out_of_range).
     T at(std::size_t i) const {
-        if (i >= size()) throw std::out_of_range("Array index out of range");
+        if (i >= size()) throw std::out_of_range("invalid index");  // Python's (ctypes) text
         return (*this)[i];
     }
     /// A copy of every element, under one hold of the lock.

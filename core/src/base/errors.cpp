@@ -6,6 +6,7 @@
 
 namespace mproc {
 
+Error::~Error() = default;
 ProcessError::~ProcessError() = default;
 TimeoutError::~TimeoutError() = default;
 AuthenticationError::~AuthenticationError() = default;
@@ -25,5 +26,6 @@ AbandonedLock::~AbandonedLock() = default;
 BrokenBarrierError::~BrokenBarrierError() = default;
 Empty::~Empty() = default;
 Full::~Full() = default;
+ShutDown::~ShutDown() = default;
 
 }  // namespace mproc

@@ -1,6 +1,7 @@
 // Contexts: the default start method and the per-method backends.
 #include <mproc/context.hpp>
 
+#include <algorithm>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -68,8 +69,18 @@ std::pair<Connection, Connection> Pipe(bool duplex) {
 Context get_context(std::optional<std::string_view> method) {
     detail::check_bootstrapped();
     if (!method) return get_context(*get_start_method(false));
-    auto& p = detail::load_plugin(plugin::PluginKind::start_method, *method);
-    return Context(*static_cast<plugin::ContextBackend*>(p.instance));
+    const detail::LoadedPlugin* p = nullptr;
+    try {
+        p = &detail::load_plugin(plugin::PluginKind::start_method, *method);
+    } catch (const PluginError& e) {
+        throw PluginError(fmt::format("cannot find context for '{}': {}", *method, e.what()));
+    }
+    return Context(*static_cast<plugin::ContextBackend*>(p->instance));
+}
+
+Context Context::get_context(std::optional<std::string_view> method) const {
+    if (!method) return *this;
+    return ::mproc::get_context(method);
 }
 
 void set_start_method(std::string_view method, bool force) {
@@ -102,8 +113,16 @@ std::vector<std::string> get_all_start_methods() {
         std::lock_guard lock(default_mutex);
         def = actual_default.value_or(platform_default());
     }
-    auto it = std::find(names.begin(), names.end(), def);
-    if (it != names.end()) std::rotate(names.begin(), it, it + 1);
+    // Python's order (its _concrete_contexts), the default moved first.
+    auto rank = [&](const std::string& n) {
+        if (n == def) return 0;
+        if (n == "fork") return 1;
+        if (n == "spawn") return 2;
+        if (n == "forkserver") return 3;
+        return 4;
+    };
+    std::stable_sort(names.begin(), names.end(),
+                     [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
     return names;
 }
 

@@ -49,6 +49,20 @@ std::string class_name(const std::type_info& t) {
     return full;
 }
 
+// The class name Python gives a process: a concrete context's class for a
+// plain Process made by a context (ForkProcess, SpawnProcess,
+// ForkServerProcess; another start method "name" gives NameProcess), else
+// the C++ class name.
+std::string process_class(const Process& p, const ProcessState& s) {
+    if (typeid(p) != typeid(Process) || !s.concrete || s.backend == nullptr)
+        return class_name(typeid(p));
+    std::string_view method = s.backend->name();
+    if (method == "forkserver") return "ForkServerProcess";
+    std::string cls(method);
+    if (!cls.empty() && cls[0] >= 'a' && cls[0] <= 'z') cls[0] = char(cls[0] - 'a' + 'A');
+    return cls + "Process";
+}
+
 std::string describe(const std::exception& e) {
     return fmt::format("{}: {}", class_name(typeid(e)), e.what());
 }
@@ -178,6 +192,7 @@ void become_exec_child(Process& self, std::string parent_name, int parent_pid,
         self.run();
     } catch (const SystemExit& e) {
         code = e.code();
+        if (e.message()) std::fprintf(stderr, "%s\n", e.message()->c_str());
     } catch (const std::exception& e) {
         code = 1;
         std::fprintf(stderr, "Process %s:\n%s\n", self.name().c_str(), describe(e).c_str());
@@ -395,6 +410,11 @@ void Process::kill() {
     started(checked(state_)).kill();
 }
 
+void Process::interrupt() {
+    auto& h = started(checked(state_));
+    if (!h.poll()) detail::send_interrupt(h.pid());  // Python: only while returncode is None
+}
+
 void Process::close() {
     if (!state_) throw ValueError("process object was moved from");
     auto& s = *state_;
@@ -413,7 +433,7 @@ void Process::close() {
 std::string Process::name() const {
     if (!state_) throw ValueError("process object was moved from");
     if (!state_->name.empty()) return state_->name;
-    return detail::class_name(typeid(*this)) + "-" + identity_text(state_->identity);
+    return detail::process_class(*this, *state_) + "-" + identity_text(state_->identity);
 }
 
 void Process::set_name(std::string name) {
@@ -433,6 +453,7 @@ void Process::set_daemon(bool daemon) {
 
 std::optional<int> Process::pid() const {
     if (!state_) return std::nullopt;
+    if (state_->closed) throw ClosedError("process object is closed");
     if (detail::current == this || state_->kind == ProcessState::Kind::main)
         return detail::current_pid();
     if (state_->kind == ProcessState::Kind::parent) return state_->parent_pid;
@@ -470,6 +491,7 @@ void Process::set_context(const Context& ctx) {
     auto& s = checked(state_);
     if (s.handle) throw ValueError("process has already started");
     s.backend = &ctx.backend();
+    s.concrete = true;
 }
 
 std::string Process::repr() const {
@@ -489,8 +511,9 @@ std::string Process::repr() const {
         code = s.handle->poll();
         status = code ? "stopped" : "started";
     }
-    std::string out = fmt::format("<{} name='{}'", detail::class_name(typeid(*this)), name());
-    if (auto p = pid(); p && s.kind == ProcessState::Kind::child) out += fmt::format(" pid={}", *p);
+    std::string out = fmt::format("<{} name='{}'", detail::process_class(*this, s), name());
+    if (auto p = s.closed ? std::nullopt : pid(); p && s.kind == ProcessState::Kind::child)
+        out += fmt::format(" pid={}", *p);
     if (s.kind == ProcessState::Kind::child) out += fmt::format(" parent={}", s.parent_pid);
     out += " " + status;
     if (code) {
@@ -511,9 +534,13 @@ Process* parent_process() {
     return detail::parent_record();
 }
 
-void exit(int code) {
-    if (detail::current) throw SystemExit(code);
-    std::exit(code);
+void exit(ExitStatus status) {
+    if (detail::current) {
+        if (status.message) throw SystemExit(std::move(*status.message));
+        throw SystemExit(status.code);
+    }
+    if (status.message) std::fprintf(stderr, "%s\n", status.message->c_str());
+    std::exit(status.code);
 }
 
 void detail::at_process_exit(void (*hook)()) {

@@ -104,6 +104,12 @@ int open_own_sentinel() {
     return int(::syscall(SYS_pidfd_open, ::getpid(), 0));
 }
 
+void send_interrupt(int pid) {
+    // The caller saw the child unreaped, so the pid is still the child's.
+    if (::kill(pid, SIGINT) != 0 && errno != ESRCH)
+        throw std::system_error(errno, std::generic_category(), "kill(SIGINT)");
+}
+
 bool sentinel_ready(int fd, Timeout timeout) {
     return poll_readable(fd, timeout);
 }

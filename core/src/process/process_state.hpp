@@ -34,7 +34,8 @@ struct ProcessState {
     plugin::ContextBackend* backend = nullptr;
     std::unique_ptr<plugin::ProcessHandle> handle;  // set by start()
     bool closed = false;
-    int sentinel_fd = -1;  // parent kind only: lazily opened pidfd of the parent
+    bool concrete = false;  // made by a context (Python: ctx.Process is SpawnProcess...)
+    int sentinel_fd = -1;   // parent kind only: lazily opened pidfd of the parent
 
     // ProcessRegistry's links (under its mutex): the registry this started
     // child is listed in (nullptr: none), the Process object that owns it
@@ -89,6 +90,8 @@ void ensure_exit_handler();
 void flush_std_streams();
 /// getpid(), cached (detail::this_process_id).
 int current_pid();
+/// Sends SIGINT to a child that has not been reaped (Process::interrupt).
+void send_interrupt(int pid);
 /// "SIGTERM" for 15; the number as text if unknown.
 std::string signal_name(int sig);
 /// Replaces stdin with /dev/null in a child, as Python does.

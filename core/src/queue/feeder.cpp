@@ -57,6 +57,19 @@ void QueueCore::Local::flush_buffer(Shared& s) {
 void QueueCore::Local::write(Shared& s, std::deque<std::vector<std::byte>>& batch) {
     while (!batch.empty()) {
         take(s.put_lock);
+        if (s.shut() == immediate) {
+            // Shut down at once: what is left is dropped, as what was in the
+            // ring. (Looked at under put_lock: shutdown() takes it before it
+            // drains the ring, so an item is either drained or dropped here.)
+            s.put_lock.release();
+            std::size_t n = batch.size();
+            batch.clear();
+            s.header().buffered.fetch_sub(n, std::memory_order_relaxed);
+            if (s.bounded())
+                for (std::size_t i = 0; i < n; ++i) s.sem.release();
+            drop_tasks(s, n);
+            return;
+        }
         if (batch.front().size() > max_whole) {
             try {
                 s.put_chunked(batch.front());

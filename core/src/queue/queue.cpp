@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include <mproc/condition.hpp>
 #include <mproc/lock.hpp>
@@ -42,11 +45,35 @@ QueueCore::Local& QueueCore::local() const {
     return *local_;
 }
 
+namespace {
+
+// Python's text: "Queue <multiprocessing.queues.Queue object at 0x7f...> is closed".
+[[noreturn]] void throw_closed(const QueueCore* q) {
+    throw ClosedError(fmt::format("Queue <mproc::Queue object at {}> is closed", fmt::ptr(q)));
+}
+
+}  // namespace
+
 void QueueCore::put(std::span<const std::byte> message, bool block, Timeout timeout) {
     auto& l = local();
-    if (l.closed) throw ValueError("put() on a closed Queue");
+    if (l.closed) throw_closed(this);
     auto& s = *shared_;
-    if (s.bounded() && !s.sem.acquire(block, timeout)) throw Full("the Queue is full");
+    if (s.shut() != open) throw ShutDown("put() on a Queue that was shut down");
+    if (s.bounded() && !s.sem.acquire(false)) {
+        auto deadline = deadline_of(block, timeout);
+        for (;;) {
+            // Naps of at most `recheck`, so that a shutdown wakes a blocked put.
+            Timeout wait = left(deadline);
+            if (!wait || *wait > recheck) wait = recheck;
+            if (s.sem.acquire(true, wait)) break;
+            if (s.shut() != open) throw ShutDown("put() on a Queue that was shut down");
+            if (deadline && Clock::now() >= *deadline) throw Full("the Queue is full");
+        }
+        if (s.shut() != open) {
+            s.sem.release();
+            throw ShutDown("put() on a Queue that was shut down");
+        }
+    }
     // The fast path keeps each thread's order: only when nothing of this
     // process waits in the buffer or the feeder (items of other threads may
     // be, and need not come first).
@@ -82,12 +109,36 @@ void QueueCore::put(std::span<const std::byte> message, bool block, Timeout time
 }
 
 std::span<const std::byte> QueueCore::get(bool block, Timeout timeout) {
+    auto message = try_get(block, timeout);
+    if (!message) throw Empty("the Queue is empty");
+    return *message;
+}
+
+std::optional<std::span<const std::byte>> QueueCore::try_get(bool block, Timeout timeout) {
     thread_local std::vector<std::byte> buffer;
-    if (local().closed) throw ValueError("get() on a closed Queue");
+    if (local().closed) throw_closed(this);
     auto& s = *shared_;
     auto deadline = deadline_of(block, timeout);
     for (;;) {
-        if (!s.wait_for_entry(deadline)) throw Empty("the Queue is empty");
+        if (auto shut = s.shut(); shut != open) {
+            // Python: ShutDown once shut down immediately, or shut down and
+            // empty (items still on their way from a feeder count).
+            if (shut == immediate ||
+                (s.ring_empty() && s.header().buffered.load(std::memory_order_acquire) == 0))
+                throw ShutDown("get() on a Queue that was shut down");
+        }
+        // Once shut down (but not yet empty of what feeders still bring),
+        // wait in short naps so that the checks above decide again.
+        bool shut = s.shut() != open;
+        auto until = deadline;
+        if (shut) {
+            auto nap = Clock::now() + first_nap;
+            if (!until || *until > nap) until = nap;
+        }
+        if (!s.wait_for_entry(until, !shut)) {
+            if (s.shut() != open && !(deadline && Clock::now() >= *deadline)) continue;
+            return std::nullopt;
+        }
         take(s.get_lock);
         std::size_t size = 0;
         bool got = false;
@@ -100,10 +151,10 @@ std::span<const std::byte> QueueCore::get(bool block, Timeout timeout) {
         s.get_lock.release();
         if (got) {
             if (s.bounded()) s.sem.release();
-            return {buffer.data(), size};
+            return std::span<const std::byte>(buffer.data(), size);
         }
         // Another getter took it, or an unfinished item was dropped.
-        if (deadline && Clock::now() >= *deadline) throw Empty("the Queue is empty");
+        if (deadline && Clock::now() >= *deadline) return std::nullopt;
     }
 }
 
@@ -115,6 +166,57 @@ int QueueCore::qsize() const {
     auto put =
         h.appended.load(std::memory_order_relaxed) + h.buffered.load(std::memory_order_relaxed);
     return put > got ? int(std::min<std::uint64_t>(put - got, INT_MAX)) : 0;
+}
+
+bool QueueCore::closed() const {
+    return local().closed;
+}
+
+bool QueueCore::is_shutdown() const {
+    return shared_->shut() != open;
+}
+
+void QueueCore::shutdown(bool now) {
+    auto& s = *shared_;
+    auto& h = s.header();
+    std::uint32_t want = now ? immediate : draining;
+    std::uint32_t was = h.shut.load(std::memory_order_acquire);
+    while (was < want && !h.shut.compare_exchange_weak(was, want, std::memory_order_acq_rel)) {
+    }
+    if (now) {
+        // Drop what is in the ring; a JoinableQueue counts each dropped item
+        // done (Python's shutdown(immediate=True)). Feeders look at `shut`
+        // under put_lock: once this thread has had put_lock, every item is
+        // either in the ring (and drained below) or dropped by its feeder. A
+        // large item being put is drained as it comes (which gives its
+        // producer room to finish).
+        std::size_t dropped = 0;
+        auto drain = [&] {
+            thread_local std::vector<std::byte> buffer;
+            std::size_t size = 0;
+            take(s.get_lock);
+            try {
+                while (s.take_item(buffer, size)) {
+                    ++dropped;
+                    if (s.bounded()) s.sem.release();
+                }
+            } catch (...) {
+                s.get_lock.release();
+                throw;
+            }
+            s.get_lock.release();
+        };
+        for (;;) {
+            drain();
+            if (try_take(s.put_lock, std::chrono::milliseconds(10))) {
+                s.put_lock.release();
+                drain();
+                break;
+            }
+        }
+        drop_tasks(s, dropped);
+    }
+    s.wake_all_getters();
 }
 
 bool QueueCore::empty() const {
@@ -149,6 +251,13 @@ void QueueCore::enable_tasks() {
     auto ctx = Context(shared_->ring.backend());
     shared_->unfinished.emplace(ctx, 0);
     shared_->cond.emplace(Lock(ctx));
+}
+
+void drop_tasks(QueueCore::Shared& s, std::size_t n) {
+    if (n == 0 || !s.unfinished) return;
+    std::lock_guard g(*s.cond);
+    for (; n > 0; --n) (void)s.unfinished->acquire(false);
+    if (s.unfinished->get_value() == 0) s.cond->notify_all();
 }
 
 void QueueCore::task_done() {

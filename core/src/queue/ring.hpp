@@ -47,6 +47,8 @@ constexpr std::size_t ring_capacity = 2 * 1024 * 1024;  // memfd pages: used onl
 constexpr std::size_t max_whole = ring_capacity / 8;    // larger items cross in chunks
 constexpr std::size_t entry_header = 8, first_header = 16;
 enum EntryKind : std::uint32_t { whole = 0, first = 1, middle = 2, last = 3 };
+/// RingHeader::shut: open, shutdown(false), shutdown(true).
+enum Shutdown : std::uint32_t { open = 0, draining = 1, immediate = 2 };
 // Sleepers look again after first_nap, then after naps doubling up to recheck.
 constexpr auto first_nap = std::chrono::milliseconds(1);
 constexpr auto recheck = std::chrono::milliseconds(100);
@@ -66,6 +68,7 @@ struct RingHeader {
     alignas(64) std::atomic<std::int32_t> item_waiters;  // getters asleep on `items`
     std::atomic<std::int32_t> space_waiters;             // producers asleep on `space`
     std::atomic<std::int32_t> get_spin;                  // getters' adaptive spin budget
+    std::atomic<std::uint32_t> shut;                     // a Shutdown value
     std::uint32_t capacity;
 };
 
@@ -119,6 +122,12 @@ struct QueueCore::Shared {
           sem(std::move(sem_)) {}
 
     bool bounded() const { return maxsize > 0; }
+    Shutdown shut() const { return Shutdown(header().shut.load(std::memory_order_acquire)); }
+    /// Wakes every getter asleep on `items` (after a shutdown).
+    void wake_all_getters() {
+        for (auto n = header().item_waiters.load(std::memory_order_seq_cst); n > 0; --n)
+            items.release();
+    }
     RingHeader& header() const { return *reinterpret_cast<RingHeader*>(ring.data()); }
     std::byte* data() const { return ring.data() + sizeof(RingHeader); }
 
@@ -336,8 +345,9 @@ struct QueueCore::Shared {
     }
     static constexpr int min_spin = 500, max_spin = 20000;
 
-    // Waits until the ring holds an entry or deadline passes (false).
-    bool wait_for_entry(std::optional<Clock::time_point> deadline) {
+    // Waits until the ring holds an entry or deadline passes (false); with
+    // stop_on_shutdown, also returns (false if empty) once shut down.
+    bool wait_for_entry(std::optional<Clock::time_point> deadline, bool stop_on_shutdown = false) {
         if (!ring_empty()) return true;
         if (deadline && Clock::now() >= *deadline) return false;
         if (spin_for_entry()) return true;
@@ -348,6 +358,10 @@ struct QueueCore::Shared {
         bool got = true;
         std::chrono::duration<double> nap = first_nap;
         while (ring_empty()) {
+            if (stop_on_shutdown && shut() != open) {
+                got = false;
+                break;
+            }
             Timeout wait = left(deadline);
             if (!wait || *wait > nap) wait = nap;
             if (!items.acquire(true, wait))
@@ -426,5 +440,8 @@ struct QueueCore::Shared {
     std::optional<Semaphore> unfinished;
     std::optional<Condition> cond;
 };
+
+/// Counts n items dropped by a shutdown(immediate) as done (JoinableQueue).
+void drop_tasks(QueueCore::Shared& s, std::size_t n);
 
 }  // namespace mproc::detail

@@ -22,8 +22,8 @@ SemLock& Synchronized::get_lock() const {
 }
 
 void check_fits(std::size_t have, std::size_t want) {
-    if (want > have)
-        throw ValueError(fmt::format("{} elements do not fit in the {} available", want, have));
+    // Python's text (a[start:start+n] = values with fewer than n elements there).
+    if (want > have) throw ValueError("Can only assign sequence of same size");
 }
 
 }  // namespace mproc::detail

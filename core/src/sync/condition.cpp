@@ -31,7 +31,8 @@ Condition::Condition(SemLock lock, Semaphore sleeping, Semaphore woken, Semaphor
       wait_semaphore_(std::move(wait)) {}
 
 bool Condition::wait(Timeout timeout) {
-    if (!lock_.is_mine()) throw ValueError("must acquire() the condition's lock before wait()");
+    if (!lock_.is_mine())
+        throw ValueError("must acquire() condition before using wait()");  // Python's text
     // Indicate that this thread is going to sleep, then release the lock
     // as many times as it is held.
     sleeping_count_.release();
@@ -52,7 +53,7 @@ bool Condition::wait(Timeout timeout) {
 }
 
 void Condition::notify(int n) {
-    if (!lock_.is_mine()) throw ValueError("must acquire() the condition's lock before notify()");
+    if (!lock_.is_mine()) throw ValueError("lock is not owned");  // Python's text
     if (wait_semaphore_.acquire(false))
         throw ProcessError("Condition: the wait semaphore was not zero (state corrupted)");
     // Settle sleepers that timed out or were woken earlier.
@@ -100,6 +101,11 @@ Condition codec<Condition>::decode(Decoder& d) {
 Event::Event() : Event(get_context()) {}
 
 Event::Event(const Context& ctx) : Event(Condition(Lock(ctx)), Semaphore(ctx, 0)) {}
+
+std::string Event::repr() const {
+    return fmt::format("<Event at {} {}>", static_cast<const void*>(this),
+                       is_set() ? "set" : "unset");
+}
 
 bool Event::is_set() const {
     std::lock_guard g(cond_);

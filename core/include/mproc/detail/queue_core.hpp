@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include <mproc/codec.hpp>
@@ -29,12 +30,22 @@ class MPROC_API QueueCore {
     QueueCore& operator=(const QueueCore&) = delete;
 
     void put(std::span<const std::byte> message, bool block, Timeout timeout);
-    /// The next message, valid until this thread's next get.
+    /// The next message, valid until this thread's next get; Empty if none
+    /// came in time.
     std::span<const std::byte> get(bool block, Timeout timeout);
+    /// The same, nullopt if none came in time.
+    std::optional<std::span<const std::byte>> try_get(bool block, Timeout timeout);
     int qsize() const;
     bool empty() const;
     bool full() const;
     void close();
+    /// True after close() in this process.
+    bool closed() const;
+    /// Python 3.13's shutdown(immediate): puts fail, gets fail once the
+    /// queue is empty; immediate also drops what is in the queue.
+    void shutdown(bool immediate);
+    /// True once shut down (by any process).
+    bool is_shutdown() const;
     void join_thread();
     void cancel_join_thread();
 
