@@ -41,6 +41,7 @@ template <class T>
 class JoinableQueue;
 template <class T>
 class SimpleQueue;
+class Pool;
 
 namespace detail {
 /// Names the shared value types for T (defined in <mproc/sharedctypes.hpp>).
@@ -143,6 +144,13 @@ class Context {
     template <class T, class Q = ::mproc::SimpleQueue<T>>
     Q SimpleQueue() const {
         return Q(*this);
+    }
+
+    /// A process Pool of this start method (<mproc/pool.hpp>): ctx.Pool(4),
+    /// ctx.Pool(PoolOptions{...}, initializer, initargs...).
+    template <class P = ::mproc::Pool, class... A>
+    P Pool(A&&... args) const {
+        return P(*this, std::forward<A>(args)...);
     }
 
     /// The backend (for plugins and core).

@@ -23,5 +23,19 @@ AbandonedLock::~AbandonedLock() = default;
 BrokenBarrierError::~BrokenBarrierError() = default;
 Empty::~Empty() = default;
 Full::~Full() = default;
+RemoteError::RemoteError(std::string type_name, std::string message, std::string worker)
+    : ProcessError(type_name + ": " + message + " (in " + worker + ")"),
+      type_name_(std::move(type_name)),
+      message_(std::move(message)),
+      worker_(std::move(worker)) {}
+RemoteError::~RemoteError() = default;
+WorkerLostError::WorkerLostError(int pid, std::string worker, std::string how)
+    : ProcessError("worker " + worker + " (pid " + std::to_string(pid) +
+                   ") ended while running the task: " + how),
+      pid_(pid),
+      worker_(std::move(worker)),
+      how_(std::move(how)) {}
+WorkerLostError::~WorkerLostError() = default;
+KeyboardInterrupt::~KeyboardInterrupt() = default;
 
 }  // namespace mproc
