@@ -45,6 +45,11 @@ int sleep_ms(int ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     return ms;
 }
+int set_then_sleep(mp::Connection started) {
+    started.send_bytes(std::string_view("s"));
+    std::this_thread::sleep_for(60s);
+    return 0;
+}
 int throws_invalid(int x) {
     if (x == 3) throw std::invalid_argument("three is bad");
     return x;
@@ -106,9 +111,6 @@ namespace {
 
 Unencodable make_unencodable(int x) {
     return Unencodable{x};
-}
-int crash_or_unencodable(int how) {
-    return how;
 }
 
 int init_counter = 0;
@@ -415,9 +417,9 @@ TEST_CASE("Pool: a worker's death is noticed quickly", "[pool]") {
     FOR_EACH_START_METHOD(ctx);
     auto pool = ctx.Pool(1);
     int pid = pool.apply(pid_of, 0);
-    auto r = pool.apply_async(sleep_ms, 60000);
-    // Give the worker the task (best effort; the task fails either way).
-    std::this_thread::sleep_for(50ms);
+    auto [started_r, started_w] = ctx.Pipe(false);
+    auto r = pool.apply_async(set_then_sleep, started_w);
+    REQUIRE(started_r.poll(10s));
     auto start = Clock::now();
     ::kill(pid, SIGKILL);
     CHECK_THROWS_AS(r.get(10s), mp::WorkerLostError);

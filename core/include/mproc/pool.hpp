@@ -58,6 +58,9 @@ class AsyncResult;
 template <class T>
 class IMapIterator;
 class Pool;
+namespace dummy {
+class Pool;
+}
 
 namespace detail {
 
@@ -181,6 +184,27 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     std::optional<std::size_t> total_count() override {
         std::lock_guard lock(m_);
         return total_;
+    }
+
+    /// The thread twin (mproc::dummy::Pool): n more items handed out.
+    void note_pulled(std::size_t n) {
+        std::lock_guard lock(m_);
+        pulled_ += n;
+    }
+    /// The thread twin, terminated: the items not handed out fail with e
+    /// (those running finish).
+    void abandon_unpulled(std::exception_ptr e) {
+        std::unique_lock lock(m_);
+        if (!total_) total_ = pulled_ + 1;
+        for (std::size_t i = pulled_; i < *total_; ++i)
+            if (pending(i)) store(lock, i, Slot(std::in_place_index<2>, e));
+        finish_if_complete(lock);
+    }
+    /// The thread twin: item i's result, or its error.
+    void set_result(std::size_t i, Slot slot) {
+        std::unique_lock lock(m_);
+        store(lock, i, std::move(slot));
+        finish_if_complete(lock);
     }
 
     /// map(): the values, moved out (after wait_ready).
@@ -334,6 +358,7 @@ class AsyncResult {
 
   private:
     friend class Pool;
+    friend class dummy::Pool;
     explicit AsyncResult(std::shared_ptr<detail::AsyncState<T>> s) : state_(std::move(s)) {}
     std::shared_ptr<detail::AsyncState<T>> state_;
 };
@@ -378,6 +403,7 @@ class IMapIterator {
 
   private:
     friend class Pool;
+    friend class dummy::Pool;
     using Job = detail::ResultJob<T, T>;
     explicit IMapIterator(std::shared_ptr<Job> job) : job_(std::move(job)) {}
     std::shared_ptr<Job> job_;
