@@ -30,6 +30,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -123,6 +124,29 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     }
     void results(std::size_t first, std::size_t count, Decoder& d) override {
         std::unique_lock lock(m_);
+        if (mode_ != JobMode::unordered && first + count > base_ &&
+            slots_.size() < first + count - base_)
+            slots_.resize(first + count - base_);
+        if (d.read_int() == pool_results_bulk) {
+            if constexpr (PoolBulk<S>) {
+                const auto raw = read_scalars<S>(d);
+                if (raw.size() == count * sizeof(S)) {
+                    for (std::size_t i = 0; i < count; ++i) {
+                        S v;
+                        std::memcpy(&v, raw.data() + i * sizeof(S), sizeof(S));
+                        store(lock, first + i, Slot(std::in_place_index<1>, v));
+                    }
+                    finish_if_complete(lock);
+                    return;
+                }
+            }
+            auto e = std::make_exception_ptr(
+                SerializationError("a pool worker sent results of the wrong type or number"));
+            for (std::size_t i = 0; i < count; ++i)
+                store(lock, first + i, Slot(std::in_place_index<2>, e));
+            finish_if_complete(lock);
+            return;
+        }
         for (std::size_t i = 0; i < count; ++i) {
             try {
                 if (d.read_bool()) {
@@ -651,6 +675,25 @@ class Pool {
             chunks.emplace_back(n, std::vector<std::byte>(d.begin(), d.end()));
             n = 0;
         };
+        if constexpr (detail::PoolBulk<Arg> && !Star) {
+            // Numbers: each chunk's arguments as one bulk array.
+            std::vector<Arg> items;
+            auto flush_bulk = [&] {
+                e->clear();
+                mproc::encode(*e, trampoline<F, Arg, Star>());
+                write_function(*e, f);
+                e->write_bulk(detail::scalar_kind<Arg>(), items.data(), items.size());
+                n = items.size();
+                flush();
+                items.clear();
+            };
+            for (auto&& item : range) {
+                items.push_back(static_cast<Arg>(item));
+                if (items.size() == chunksize) flush_bulk();
+            }
+            if (!items.empty()) flush_bulk();
+            return chunks;
+        }
         for (auto&& item : range) {
             if (n == 0) {
                 e->clear();

@@ -30,10 +30,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A second chunk is sent to a busy worker only if this small, so that a
-// pipe never holds more than its buffer (no deadlock with a worker writing
-// a large result while the pool writes a large chunk).
-constexpr std::size_t pipeline_limit = 16 * 1024;
+// More chunks are sent to a busy worker (up to pipeline_depth) only while
+// all it holds unanswered fits in pipeline_bytes, less than a pipe's buffer:
+// the pool never blocks writing to a worker that is itself blocked writing a
+// large result. A large chunk goes only to an idle worker (which is reading).
+constexpr std::size_t pipeline_depth = 4;
+constexpr std::size_t pipeline_bytes = 48 * 1024;
 
 struct Chunk {
     std::shared_ptr<PoolJob> job;
@@ -55,6 +57,7 @@ struct Worker {
     int pid = 0;
     std::intptr_t sentinel = -1;
     std::deque<Chunk> in_flight;
+    std::size_t in_flight_bytes = 0;
     std::size_t sent = 0;
     bool ready = false;       // its initializer ran
     bool retiring = false;    // said it exits after its current chunk
@@ -191,8 +194,9 @@ std::optional<Chunk> PoolCore::Impl::next_chunk(std::size_t max_size) {
 bool PoolCore::Impl::dispatch_one(Worker& w) {
     if (w.retiring || w.timed_out || w.eof || w.unwritable) return false;
     if (options.maxtasksperchild && w.sent >= std::size_t(*options.maxtasksperchild)) return false;
-    if (w.in_flight.size() >= 2) return false;
-    const std::size_t max_size = w.in_flight.empty() ? SIZE_MAX : pipeline_limit;
+    if (w.in_flight.size() >= pipeline_depth || w.in_flight_bytes >= pipeline_bytes) return false;
+    const std::size_t max_size =
+        w.in_flight.empty() ? SIZE_MAX : pipeline_bytes - w.in_flight_bytes;
     auto c = next_chunk(max_size);
     if (!c) return false;
     try {
@@ -205,6 +209,7 @@ bool PoolCore::Impl::dispatch_one(Worker& w) {
         return false;
     }
     if (w.in_flight.empty()) w.head_started = Clock::now();
+    w.in_flight_bytes += c->message.size();
     w.in_flight.push_back(std::move(*c));
     ++w.sent;
     return true;
@@ -246,6 +251,7 @@ void PoolCore::Impl::on_message(Worker& w, std::span<const std::byte> message) {
         throw SerializationError("a pool worker answered a chunk it was not given");
     Chunk c = std::move(w.in_flight.front());
     w.in_flight.pop_front();
+    w.in_flight_bytes -= c.message.size();
     w.head_started = Clock::now();
     if (dec->read_bool())
         c.job->results(c.first, c.count, *dec);
@@ -388,9 +394,9 @@ void PoolCore::Impl::run() {
         } else {
             // Replace workers that ended; fill idle ones first, then pipeline.
             while (int(workers.size()) < processes && st != State::terminate) start_worker();
-            for (int pass = 0; pass < 2; ++pass)
+            for (std::size_t depth = 0; depth < pipeline_depth; ++depth)
                 for (auto& w : workers)
-                    if (w->in_flight.size() == std::size_t(pass)) dispatch_one(*w);
+                    if (w->in_flight.size() == depth) dispatch_one(*w);
             if (st == State::close && !busy()) {
                 stop_workers(true);
                 return;
@@ -420,7 +426,7 @@ void PoolCore::Impl::run() {
             }
         }
         auto ready = mproc::wait(objects, timeout);
-        wakeup.drain();
+        if (!ready.empty() && ready.front().native_handle() == wakeup.handle()) wakeup.drain();
         for (auto& r : ready) {
             if (auto* c = r.connection()) {
                 for (auto& w : workers)

@@ -3,6 +3,7 @@
 // the typed side implements, and how a chunk of tasks is run in a worker.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -83,33 +84,86 @@ struct call_result<Fn, Arg, true> {
     using type = decltype(std::apply(std::declval<Fn&>(), std::declval<Arg>()));
 };
 
+/// Numbers (not bool) travel a whole chunk at a time, as one bulk array.
+template <class T>
+concept PoolBulk = BulkScalar<T> && !std::same_as<T, bool>;
+
+/// How a chunk's results are laid out after the chunk's ok flag.
+enum PoolResultLayout : int { pool_results_items = 0, pool_results_bulk = 1 };
+
+template <class Fn, class Arg, bool Star>
+auto pool_call(Fn& f, Arg&& arg) {
+    using R = typename call_result<Fn, Arg, Star>::type;
+    if constexpr (std::is_void_v<R>) {
+        if constexpr (Star)
+            std::apply(f, std::move(arg));
+        else
+            f(std::move(arg));
+        return std::monostate{};
+    } else if constexpr (Star) {
+        return stored_t<R>(std::apply(f, std::move(arg)));
+    } else {
+        return stored_t<R>(f(std::move(arg)));
+    }
+}
+
+// Reads a chunk's arguments: one bulk array for numbers, else item by item.
+template <class Arg>
+std::vector<Arg> pool_read_args(Decoder& in, std::size_t count) {
+    std::vector<Arg> args;
+    if constexpr (PoolBulk<Arg>) {
+        if (in.peek() == ValueKind::bulk) {
+            const auto raw = read_scalars<Arg>(in);
+            if (raw.size() != count * sizeof(Arg))
+                throw SerializationError("a pool chunk holds the wrong number of arguments");
+            args.resize(count);
+            if (count) std::memcpy(args.data(), raw.data(), raw.size());
+            return args;
+        }
+    }
+    args.reserve(std::min(count, in.remaining()));
+    for (std::size_t i = 0; i < count; ++i) args.push_back(mproc::decode<Arg>(in));
+    return args;
+}
+
 template <class Fn, class Arg, bool Star>
 void pool_run_items(Fn& f, Decoder& in, Encoder& out, std::size_t count) {
-    using R = typename call_result<Fn, Arg, Star>::type;
+    using S = stored_t<typename call_result<Fn, Arg, Star>::type>;
+    auto args = pool_read_args<Arg>(in, count);
+    std::vector<std::optional<S>> results(count);
+    std::vector<std::exception_ptr> errors;
     for (std::size_t i = 0; i < count; ++i) {
-        Arg arg = mproc::decode<Arg>(in);
-        std::optional<stored_t<R>> result;
         try {
-            if constexpr (std::is_void_v<R>) {
-                if constexpr (Star)
-                    std::apply(f, std::move(arg));
-                else
-                    f(std::move(arg));
-                result.emplace();
-            } else if constexpr (Star) {
-                result.emplace(std::apply(f, std::move(arg)));
-            } else {
-                result.emplace(f(std::move(arg)));
-            }
+            results[i].emplace(pool_call<Fn, Arg, Star>(f, std::move(args[i])));
         } catch (const SystemExit&) {
             throw;  // mproc::exit() in a task ends the worker, as in a Process
         } catch (...) {
-            out.write_bool(false);
-            write_task_error(out);
-            continue;
+            if (errors.empty()) errors.resize(count);
+            errors[i] = std::current_exception();
         }
-        out.write_bool(true);
-        mproc::encode(out, *result);  // an error here fails the chunk
+    }
+    if constexpr (PoolBulk<S>) {
+        if (errors.empty()) {
+            std::vector<S> values(count);
+            for (std::size_t i = 0; i < count; ++i) values[i] = *results[i];
+            out.write_int(pool_results_bulk);
+            out.write_bulk(scalar_kind<S>(), values.data(), count);
+            return;
+        }
+    }
+    out.write_int(pool_results_items);
+    for (std::size_t i = 0; i < count; ++i) {
+        if (results[i]) {
+            out.write_bool(true);
+            mproc::encode(out, *results[i]);  // an error here fails the chunk
+        } else {
+            out.write_bool(false);
+            try {
+                std::rethrow_exception(errors[i]);
+            } catch (...) {
+                write_task_error(out);
+            }
+        }
     }
 }
 
