@@ -112,3 +112,39 @@ TEST_CASE("dummy::Pool: map, starmap, apply, imap over threads with any callable
     }
     CHECK(mproc::test::thread_count() == before);
 }
+
+TEST_CASE("dummy::Process and dummy::Queue: the Process and Queue API over threads", "[dummy]") {
+    const int before = mproc::test::thread_count();
+    mp::dummy::Queue<std::string> q(1);
+    int local = 0;
+    mp::dummy::Process p(
+        [&](mp::dummy::Queue<std::string> out) {
+            local = 5;  // threads share memory
+            out.put("hello");
+            out.put("world");
+        },
+        q);
+    CHECK_FALSE(p.is_alive());
+    CHECK_THAT(p.name(), Catch::Matchers::StartsWith("Thread-"));
+    CHECK_THROWS_AS(p.join(), mp::ValueError);
+    p.start();
+    CHECK_THROWS_AS(p.start(), mp::ValueError);
+    CHECK(q.get(10s) == "hello");
+    CHECK(q.get(10s) == "world");
+    p.join();
+    CHECK_FALSE(p.is_alive());
+    CHECK(local == 5);
+    CHECK_THROWS_AS(q.get(10ms), mp::Empty);
+    q.put("x");
+    CHECK(q.full());
+    CHECK_THROWS_AS(q.put_nowait("y"), mp::Full);
+    CHECK(q.get_nowait() == "x");
+    q.task_done();
+    q.task_done();
+    q.task_done();
+    q.join();
+    CHECK_THROWS_AS(q.task_done(), mp::ValueError);
+    mp::dummy::Lock lock;
+    { std::lock_guard g(lock); }
+    CHECK(mproc::test::thread_count() == before);
+}

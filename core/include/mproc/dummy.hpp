@@ -13,10 +13,14 @@
 // Differences from mproc::Pool: callbacks run on the worker thread that
 // finished the call; terminate() cannot stop a running task (threads cannot
 // be killed): it fails the queued ones and waits for the running ones;
-// task_timeout and max_memory_per_child do not apply. Not included by
+// task_timeout and max_memory_per_child do not apply. Also here:
+// dummy::Process (a thread with Process's API), dummy::Queue and
+// JoinableQueue (in-process queues with Queue's API), dummy::Lock and RLock
+// (std::mutex, std::recursive_mutex). Not included by
 // <mproc/mproc.hpp>, as Python's multiprocessing.dummy is its own module.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -26,6 +30,7 @@
 #include <mutex>
 #include <optional>
 #include <ranges>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -389,6 +394,167 @@ class Pool {
 
     std::shared_ptr<detail::ThreadPoolCore> core_;
 };
+
+/// A thread with Process's API (Python: multiprocessing.dummy.Process,
+/// i.e. threading.Thread): start, join(timeout), is_alive, name, daemon.
+/// A daemon thread still running when the object is destroyed is detached;
+/// a non-daemon one is joined.
+class Process {
+  public:
+    /// A thread that will call f(args...).
+    template <class F, class... A>
+    requires std::invocable < std::decay_t<F>
+    &,
+        std::decay_t<A>&... > explicit Process(F&& f, A&&... args)
+        : state_(std::make_shared<State>()),
+    target_([f = std::decay_t<F>(std::forward<F>(f)),
+             t = std::tuple<std::decay_t<A>...>(std::forward<A>(args)...)]() mutable {
+        std::apply(f, t);
+    }) {
+        static std::atomic<int> counter{0};
+        name_ = "Thread-" + std::to_string(++counter);
+    }
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+    Process(Process&&) noexcept = default;
+    Process& operator=(Process&&) noexcept = default;
+    ~Process() {
+        if (thread_.joinable()) {
+            if (daemon_)
+                thread_.detach();
+            else
+                thread_.join();
+        }
+    }
+
+    /// Starts the thread; at most once.
+    void start() {
+        if (started_) throw ValueError("threads can only be started once");
+        started_ = true;
+        thread_ = std::thread([st = state_, f = std::move(target_)]() mutable {
+            try {
+                f();
+            } catch (...) {
+                // An exception ends the thread (Python prints it; here it is dropped).
+            }
+            std::lock_guard lock(st->m);
+            st->done = true;
+            st->cv.notify_all();
+        });
+    }
+    /// Waits for the thread to end, up to timeout.
+    void join(Timeout timeout = std::nullopt) {
+        if (!started_) throw ValueError("cannot join thread before it is started");
+        std::unique_lock lock(state_->m);
+        if (!mproc::detail::wait_on(
+                lock, state_->cv, [&] { return state_->done; }, timeout))
+            return;
+        lock.unlock();
+        if (thread_.joinable()) thread_.join();
+    }
+    /// True from start() until the thread's function returned.
+    bool is_alive() const {
+        if (!started_) return false;
+        std::lock_guard lock(state_->m);
+        return !state_->done;
+    }
+    /// The name ("Thread-N" or the one set).
+    const std::string& name() const { return name_; }
+    /// Sets the name.
+    void set_name(std::string n) { name_ = std::move(n); }
+    /// The daemon flag.
+    bool daemon() const { return daemon_; }
+    /// Sets the daemon flag; before start().
+    void set_daemon(bool d) {
+        if (started_) throw ValueError("cannot set daemon status of active thread");
+        daemon_ = d;
+    }
+
+  private:
+    struct State {
+        mutable std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+    };
+    std::shared_ptr<State> state_;
+    std::function<void()> target_;
+    std::thread thread_;
+    std::string name_;
+    bool started_ = false;
+    bool daemon_ = false;
+};
+
+/// A FIFO queue between threads (Python: multiprocessing.dummy.Queue, i.e.
+/// queue.Queue): put/get with block and timeout, Empty, Full, task_done/join.
+template <class T>
+class Queue {
+  public:
+    /// maxsize <= 0: unbounded.
+    explicit Queue(int maxsize = 0) : s_(std::make_shared<State>()) { s_->maxsize = maxsize; }
+    /// Adds obj, waiting (block) up to timeout for room, else Full.
+    void put(T obj, bool block = true, Timeout timeout = std::nullopt) {
+        std::unique_lock lock(s_->m);
+        auto room = [&] { return s_->maxsize <= 0 || int(s_->items.size()) < s_->maxsize; };
+        if (!room() && (!block || !mproc::detail::wait_on(lock, s_->cv, room, timeout)))
+            throw Full("queue is full");
+        s_->items.push_back(std::move(obj));
+        ++s_->unfinished;
+        s_->cv.notify_all();
+    }
+    /// Removes the oldest item, waiting (block) up to timeout, else Empty.
+    T get(bool block = true, Timeout timeout = std::nullopt) {
+        std::unique_lock lock(s_->m);
+        auto any = [&] { return !s_->items.empty(); };
+        if (!any() && (!block || !mproc::detail::wait_on(lock, s_->cv, any, timeout)))
+            throw Empty("queue is empty");
+        T v = std::move(s_->items.front());
+        s_->items.pop_front();
+        s_->cv.notify_all();
+        return v;
+    }
+    /// get(true, timeout).
+    T get(Timeout timeout) { return get(true, timeout); }
+    void put_nowait(T obj) { put(std::move(obj), false); }
+    T get_nowait() { return get(false); }
+    /// Number of items.
+    int qsize() const {
+        std::lock_guard lock(s_->m);
+        return int(s_->items.size());
+    }
+    bool empty() const { return qsize() == 0; }
+    bool full() const {
+        std::lock_guard lock(s_->m);
+        return s_->maxsize > 0 && int(s_->items.size()) >= s_->maxsize;
+    }
+    /// One item got earlier is done.
+    void task_done() {
+        std::lock_guard lock(s_->m);
+        if (s_->unfinished <= 0) throw ValueError("task_done() called too many times");
+        if (--s_->unfinished == 0) s_->cv.notify_all();
+    }
+    /// Waits until every item put has been marked done.
+    void join() {
+        std::unique_lock lock(s_->m);
+        s_->cv.wait(lock, [&] { return s_->unfinished == 0; });
+    }
+
+  private:
+    struct State {
+        mutable std::mutex m;
+        std::condition_variable cv;
+        std::deque<T> items;
+        int maxsize = 0;
+        int unfinished = 0;
+    };
+    std::shared_ptr<State> s_;  // copies share the queue, as a Queue passed to a thread
+};
+
+/// Python's dummy.JoinableQueue is queue.Queue too.
+template <class T>
+using JoinableQueue = Queue<T>;
+/// threading.Lock and threading.RLock.
+using Lock = std::mutex;
+using RLock = std::recursive_mutex;
 
 }  // namespace dummy
 
