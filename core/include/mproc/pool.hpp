@@ -176,7 +176,9 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     }
     void abandon(std::exception_ptr e) override {
         std::unique_lock lock(m_);
-        if (!total_) total_ = pulled_;
+        // Input not read to its end: the next item fails too, so that a job
+        // nothing was taken from fails instead of completing empty.
+        if (!total_) total_ = pulled_ + 1;
         for (std::size_t i = 0; i < *total_; ++i)
             if (pending(i)) store(lock, i, Slot(std::in_place_index<2>, e));
         finish_if_complete(lock);

@@ -377,19 +377,20 @@ void PoolCore::Impl::run() {
                 std::lock_guard lock(m);
                 state = State::terminate;
             }
-            stop_workers(false);
+            // Fail the jobs first: stopping the workers forgets what they held.
             fail_everything(std::make_exception_ptr(
                 KeyboardInterrupt("interrupted by SIGINT; the Pool was terminated")));
+            stop_workers(false);
             return;
         }
         if (st == State::terminate) {
-            stop_workers(false);
             fail_everything(std::make_exception_ptr(ProcessError("the Pool was terminated")));
+            stop_workers(false);
             return;
         }
         if (br) {
-            if (!workers.empty()) stop_workers(false);
             fail_everything(br);
+            if (!workers.empty()) stop_workers(false);
             if (st == State::close) return;
         } else {
             // Replace workers that ended; fill idle ones first, then pipeline.
