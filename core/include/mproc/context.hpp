@@ -44,6 +44,7 @@ class JoinableQueue;
 template <class T>
 class SimpleQueue;
 class SyncManager;
+class Pool;
 
 namespace detail {
 /// Names the shared value types for T (defined in <mproc/sharedctypes.hpp>).
@@ -158,6 +159,12 @@ class MPROC_API Context {
         M m(*this);
         m.start();
         return m;
+    }
+    /// A process Pool of this start method (<mproc/pool.hpp>): ctx.Pool(4),
+    /// ctx.Pool(PoolOptions{...}, initializer, initargs...).
+    template <class P = ::mproc::Pool, class... A>
+    P Pool(A&&... args) const {
+        return P(*this, std::forward<A>(args)...);
     }
 
     /// The backend (for plugins and core).

@@ -182,6 +182,53 @@ class MPROC_API ShutDown : public Error {
     ~ShutDown() override;
 };
 
+/// A task run by a Pool worker, or a method run by a manager's server, threw
+/// an exception of a type that does not cross as itself (Python:
+/// multiprocessing.managers.RemoteError, pool.RemoteTraceback's role):
+/// carries the type's name, the message and, for a Pool, the worker's name.
+class MPROC_API RemoteError : public ProcessError {
+  public:
+    /// what() is "type_name: message", then " (in worker)" if worker is set.
+    RemoteError(std::string type_name, std::string message, std::string worker = {});
+    ~RemoteError() override;
+    /// The exception's type as the worker saw it ("my::ParseError").
+    const std::string& type_name() const noexcept { return type_name_; }
+    /// Its what().
+    const std::string& message() const noexcept { return message_; }
+    /// The Pool worker's process name ("ForkPoolWorker-3"), or empty.
+    const std::string& worker() const noexcept { return worker_; }
+
+  private:
+    std::string type_name_, message_, worker_;
+};
+
+/// The Pool worker running a task ended before it finished (killed by a
+/// signal, crashed, or called exit()): the task failed (beyond Python,
+/// whose Pool hangs). The pool has started a replacement.
+class MPROC_API WorkerLostError : public ProcessError {
+  public:
+    WorkerLostError(int pid, std::string worker, std::string how);
+    ~WorkerLostError() override;
+    /// The worker's pid.
+    int pid() const noexcept { return pid_; }
+    /// The worker's name.
+    const std::string& worker() const noexcept { return worker_; }
+    /// How it ended: "signal 9 (SIGKILL)", "exit code 3".
+    const std::string& how() const noexcept { return how_; }
+
+  private:
+    int pid_;
+    std::string worker_, how_;
+};
+
+/// Thrown by a blocking Pool call interrupted by SIGINT (Python:
+/// KeyboardInterrupt); the pool was terminated.
+class MPROC_API KeyboardInterrupt : public ProcessError {
+  public:
+    using ProcessError::ProcessError;
+    ~KeyboardInterrupt() override;
+};
+
 /// Thrown by mproc::exit(code) to end the current process's target with an
 /// exit code, as Python's SystemExit; the child bootstrap catches it.
 class MPROC_API SystemExit {

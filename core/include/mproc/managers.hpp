@@ -61,23 +61,6 @@ class MPROC_API ManagerError : public ProcessError {
     ~ManagerError() override;
 };
 
-/// An exception raised by a referent's method in the server (Python
-/// re-raises it in the caller); type_name() is Python's exception name.
-class MPROC_API RemoteError : public ProcessError {
-  public:
-    /// type: Python's exception type name; message: its str().
-    RemoteError(std::string type, const std::string& message);
-    ~RemoteError() override;
-    /// Python's exception type name ("KeyError").
-    const std::string& type_name() const noexcept { return type_; }
-    /// The message alone (what() is "Type: message").
-    const std::string& message() const noexcept { return message_; }
-
-  private:
-    std::string type_;
-    std::string message_;
-};
-
 /// A missing dict key (Python: KeyError).
 class MPROC_API KeyError : public RemoteError {
   public:

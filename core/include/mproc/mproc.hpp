@@ -21,11 +21,13 @@
 #include <mproc/context.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/event.hpp>
+#include <mproc/function.hpp>
 #include <mproc/listener.hpp>
 #include <mproc/lock.hpp>
 #include <mproc/logging.hpp>
 #include <mproc/managers.hpp>
 #include <mproc/object.hpp>
+#include <mproc/pool.hpp>
 #include <mproc/process.hpp>
 #include <mproc/queue.hpp>
 #include <mproc/semaphore.hpp>

@@ -27,5 +27,20 @@ BrokenBarrierError::~BrokenBarrierError() = default;
 Empty::~Empty() = default;
 Full::~Full() = default;
 ShutDown::~ShutDown() = default;
+RemoteError::RemoteError(std::string type_name, std::string message, std::string worker)
+    : ProcessError((message.empty() ? type_name : type_name + ": " + message) +
+                   (worker.empty() ? "" : " (in " + worker + ")")),
+      type_name_(std::move(type_name)),
+      message_(std::move(message)),
+      worker_(std::move(worker)) {}
+RemoteError::~RemoteError() = default;
+WorkerLostError::WorkerLostError(int pid, std::string worker, std::string how)
+    : ProcessError("worker " + worker + " (pid " + std::to_string(pid) +
+                   ") ended while running the task: " + how),
+      pid_(pid),
+      worker_(std::move(worker)),
+      how_(std::move(how)) {}
+WorkerLostError::~WorkerLostError() = default;
+KeyboardInterrupt::~KeyboardInterrupt() = default;
 
 }  // namespace mproc

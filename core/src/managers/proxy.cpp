@@ -10,11 +10,6 @@
 namespace mproc {
 
 ManagerError::~ManagerError() = default;
-RemoteError::RemoteError(std::string type, const std::string& message)
-    : ProcessError(message.empty() ? type : type + ": " + message),
-      type_(std::move(type)),
-      message_(message) {}
-RemoteError::~RemoteError() = default;
 KeyError::~KeyError() = default;
 IndexError::~IndexError() = default;
 AttributeError::~AttributeError() = default;

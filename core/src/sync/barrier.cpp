@@ -6,7 +6,7 @@
 
 #include <mproc/errors.hpp>
 
-#include "process/function_locator.hpp"
+#include <mproc/function.hpp>
 
 namespace mproc {
 
@@ -121,10 +121,7 @@ void codec<Barrier>::encode(Encoder& e, const Barrier& b) {
             "the Barrier's action is a capturing lambda or a function object, which cannot cross "
             "exec; use a plain function (or the fork start method)");
     } else {
-        auto where = detail::locate_code(reinterpret_cast<const void*>(b.plain_action_));
-        e.begin_array(2);
-        e.write_str(where.build_id);
-        e.write_uint(where.offset);
+        mproc::encode(e, b.plain_action_);  // where its code is (<mproc/function.hpp>)
     }
     mproc::encode(e, *b.cond_);
     mproc::encode(e, b.block_);
@@ -140,13 +137,7 @@ Barrier codec<Barrier>::decode(Decoder& d) {
     if (d.peek() == ValueKind::nil) {
         d.read_nil();
     } else {
-        if (d.read_array() != 2)
-            throw SerializationError("a Barrier action is an array of 2 items");
-        detail::CodeLocation where;
-        where.build_id = std::string(d.read_str());
-        where.offset = d.read_uint();
-        where.module = "the program";
-        b.plain_action_ = reinterpret_cast<void (*)()>(detail::resolve_code(where));
+        b.plain_action_ = mproc::decode<void (*)()>(d);
         b.action_ = b.plain_action_;
     }
     b.cond_ = mproc::decode<Condition>(d);

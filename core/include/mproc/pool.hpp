@@ -1,0 +1,806 @@
+// Pool: a pool of worker processes (Python: multiprocessing.Pool).
+//
+//   int sq(int x) { return x * x; }
+//
+//   mproc::Pool pool(4);                           // scope exit terminates, like `with`
+//   std::vector<int> v = pool.map(sq, std::views::iota(0, 10));
+//   for (int x : pool.imap_unordered(sq, std::views::iota(0, 10))) fmt::print("{}\n", x);
+//   auto r = pool.apply_async(sq, 20);             // AsyncResult<int>
+//   try { r.get(1s); } catch (const mproc::TimeoutError&) { }
+//   auto ctx = mproc::get_context("spawn");
+//   auto p2 = ctx.Pool(mproc::PoolOptions{.processes = 2, .maxtasksperchild = 100});
+//
+// What crosses into a worker (see docs/gotchas.md): the function and its
+// arguments, and the result back. Under spawn and forkserver the function
+// must be a plain function (free function, static member, lambda without
+// captures); under fork it may also be any trivially copyable function object
+// (a lambda capturing numbers, pointers or references: they refer to the
+// worker's copy of the parent's memory as it was when the worker started).
+// Arguments and results need an mproc::codec.
+//
+// Beyond Python: a worker that dies mid-task (signal, crash, exit()) fails
+// that task with WorkerLostError and is replaced, where Python hangs; an
+// exception thrown by a task is rethrown with its own type for std and mproc
+// exceptions, else as RemoteError (type name, message, worker); a result that
+// cannot be encoded fails its chunk, not the pool; task_timeout and
+// max_memory_per_child (PoolOptions) limit each task and worker. Callbacks
+// run on the pool's result thread: keep them short, as in Python.
+#pragma once
+
+#include <mproc/export.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <mproc/codec.hpp>
+#include <mproc/context.hpp>
+#include <mproc/detail/pool_core.hpp>
+#include <mproc/errors.hpp>
+#include <mproc/function.hpp>
+#include <mproc/timeout.hpp>
+
+namespace mproc {
+
+template <class T>
+class AsyncResult;
+template <class T>
+class IMapIterator;
+class Pool;
+namespace dummy {
+class Pool;
+}
+
+namespace detail {
+
+/// What AsyncResult<T> reads.
+template <class T>
+class AsyncState {
+  public:
+    virtual ~AsyncState() = default;
+    /// Waits until ready or the timeout passes; true if ready.
+    virtual bool wait_ready(Timeout timeout) = 0;
+    /// The value (after wait_ready); rethrows the task's error.
+    virtual T value() = 0;
+    /// Ready and without error.
+    virtual bool succeeded() = 0;
+    /// Tasks done so far.
+    virtual std::size_t done_count() = 0;
+    /// Tasks in all, once the input has been read to its end.
+    virtual std::optional<std::size_t> total_count() = 0;
+};
+
+enum class JobMode { single, list, ordered, unordered };
+
+inline bool wait_on(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                    const std::function<bool()>& pred, Timeout timeout) {
+    if (!timeout) {
+        cv.wait(lock, pred);
+        return true;
+    }
+    auto t = std::max(*timeout, std::chrono::duration<double>(0));
+    return cv.wait_for(lock, std::chrono::duration_cast<std::chrono::nanoseconds>(t), pred);
+}
+
+/// The typed job: S is the stored result of one task, Out what get() gives.
+template <class S, class Out>
+class ResultJob final : public PoolJob, public AsyncState<Out> {
+  public:
+    using Source = std::function<std::size_t(std::vector<std::byte>&)>;
+    using Slot = std::variant<std::monostate, S, std::exception_ptr>;
+    using OutStore = std::conditional_t<std::is_void_v<Out>, std::monostate, Out>;
+    using Callback = std::function<void(const OutStore&)>;
+    using ErrorCallback = std::function<void(std::exception_ptr)>;
+
+    ResultJob(JobMode mode, Source source, std::size_t limit = 0)
+        : mode_(mode), source_(std::move(source)), limit_(limit) {}
+
+    Callback callback;
+    ErrorCallback error_callback;
+
+    // Pool thread.
+    std::size_t next_chunk(std::vector<std::byte>& out) override {
+        std::size_t n = source_(out);
+        std::lock_guard lock(m_);
+        pulled_ += n;
+        return n;
+    }
+    bool may_pull() override {
+        if (limit_ == 0) return true;
+        std::lock_guard lock(m_);
+        return pulled_ - consumed_ < limit_;
+    }
+    void results(std::size_t first, std::size_t count, Decoder& d) override {
+        std::unique_lock lock(m_);
+        if (mode_ != JobMode::unordered && first + count > base_ &&
+            slots_.size() < first + count - base_)
+            slots_.resize(first + count - base_);
+        if (d.read_int() == pool_results_bulk) {
+            if constexpr (PoolBulk<S>) {
+                const auto raw = read_scalars<S>(d);
+                if (raw.size() == count * sizeof(S)) {
+                    for (std::size_t i = 0; i < count; ++i) {
+                        S v;
+                        std::memcpy(&v, raw.data() + i * sizeof(S), sizeof(S));
+                        store(lock, first + i, Slot(std::in_place_index<1>, v));
+                    }
+                    finish_if_complete(lock);
+                    return;
+                }
+            }
+            auto e = std::make_exception_ptr(
+                SerializationError("a pool worker sent results of the wrong type or number"));
+            for (std::size_t i = 0; i < count; ++i)
+                store(lock, first + i, Slot(std::in_place_index<2>, e));
+            finish_if_complete(lock);
+            return;
+        }
+        for (std::size_t i = 0; i < count; ++i) {
+            try {
+                if (d.read_bool()) {
+                    store(lock, first + i, Slot(std::in_place_index<1>, mproc::decode<S>(d)));
+                } else {
+                    store(lock, first + i, Slot(std::in_place_index<2>, read_task_error(d)));
+                }
+            } catch (const SerializationError&) {
+                // A result this side cannot decode: that item and the rest
+                // of the chunk (the stream position is lost) fail.
+                auto e = std::current_exception();
+                for (; i < count; ++i) store(lock, first + i, Slot(std::in_place_index<2>, e));
+            }
+        }
+        finish_if_complete(lock);
+    }
+    void failed(std::size_t first, std::size_t count, std::exception_ptr e) override {
+        std::unique_lock lock(m_);
+        for (std::size_t i = 0; i < count; ++i)
+            store(lock, first + i, Slot(std::in_place_index<2>, e));
+        finish_if_complete(lock);
+    }
+    void input_end(std::size_t total) override {
+        std::unique_lock lock(m_);
+        total_ = total;
+        finish_if_complete(lock);
+    }
+    void abandon(std::exception_ptr e) override {
+        std::unique_lock lock(m_);
+        // Input not read to its end: the next item fails too, so that a job
+        // nothing was taken from fails instead of completing empty.
+        if (!total_) total_ = pulled_ + 1;
+        for (std::size_t i = 0; i < *total_; ++i)
+            if (pending(i)) store(lock, i, Slot(std::in_place_index<2>, e));
+        finish_if_complete(lock);
+    }
+
+    // AsyncState (single and list modes).
+    bool wait_ready(Timeout timeout) override {
+        std::unique_lock lock(m_);
+        return wait_on(
+            lock, cv_, [&] { return ready_; }, timeout);
+    }
+    Out value() override {
+        std::unique_lock lock(m_);
+        if (error_) std::rethrow_exception(error_);
+        if constexpr (std::is_void_v<Out>)
+            return;
+        else
+            return *out_;
+    }
+    bool succeeded() override {
+        std::lock_guard lock(m_);
+        if (!ready_) throw ValueError("AsyncResult is not ready");
+        return !error_;
+    }
+    std::size_t done_count() override {
+        std::lock_guard lock(m_);
+        return done_;
+    }
+    std::optional<std::size_t> total_count() override {
+        std::lock_guard lock(m_);
+        return total_;
+    }
+
+    /// The thread twin (mproc::dummy::Pool): n more items handed out.
+    void note_pulled(std::size_t n) {
+        std::lock_guard lock(m_);
+        pulled_ += n;
+    }
+    /// The thread twin, terminated: the items not handed out fail with e
+    /// (those running finish).
+    void abandon_unpulled(std::exception_ptr e) {
+        std::unique_lock lock(m_);
+        if (!total_) total_ = pulled_ + 1;
+        for (std::size_t i = pulled_; i < *total_; ++i)
+            if (pending(i)) store(lock, i, Slot(std::in_place_index<2>, e));
+        finish_if_complete(lock);
+    }
+    /// The thread twin: item i's result, or its error.
+    void set_result(std::size_t i, Slot slot) {
+        std::unique_lock lock(m_);
+        store(lock, i, std::move(slot));
+        finish_if_complete(lock);
+    }
+
+    /// map(): the values, moved out (after wait_ready).
+    Out take() {
+        std::unique_lock lock(m_);
+        if (error_) std::rethrow_exception(error_);
+        return std::move(*out_);
+    }
+
+    /// imap: the next result in order (ordered) or of arrival; nullopt at
+    /// the end; rethrows a failed item's error (and moves past it).
+    std::optional<S> next(Timeout timeout) {
+        std::unique_lock lock(m_);
+        auto available = [&] {
+            if (total_ && consumed_ >= *total_) return true;
+            if (mode_ == JobMode::unordered) return !arrived_.empty();
+            return !slots_.empty() && slots_.front().index() != 0;
+        };
+        if (!wait_on(lock, cv_, available, timeout)) throw TimeoutError("imap: no result in time");
+        if (total_ && consumed_ >= *total_) return std::nullopt;
+        Slot slot;
+        if (mode_ == JobMode::unordered) {
+            slot = std::move(arrived_.front());
+            arrived_.pop_front();
+        } else {
+            slot = std::move(slots_.front());
+            slots_.pop_front();
+            ++base_;
+        }
+        const bool was_held = limit_ && pulled_ - consumed_ >= limit_;
+        ++consumed_;
+        lock.unlock();
+        if (was_held && wake) wake();
+        if (slot.index() == 2) std::rethrow_exception(std::get<2>(slot));
+        return std::move(std::get<1>(slot));
+    }
+
+  private:
+    bool pending(std::size_t i) {
+        if (mode_ == JobMode::unordered) return i >= stored_.size() || !stored_[i];
+        return i >= base_ && (i - base_ >= slots_.size() || slots_[i - base_].index() == 0);
+    }
+    void store(std::unique_lock<std::mutex>&, std::size_t i, Slot slot) {
+        if (mode_ == JobMode::unordered) {
+            if (stored_.size() <= i) stored_.resize(i + 1);
+            if (stored_[i]) return;
+            stored_[i] = true;
+            arrived_.push_back(std::move(slot));
+        } else {
+            if (i < base_) return;
+            if (slots_.size() <= i - base_) slots_.resize(i - base_ + 1);
+            if (slots_[i - base_].index() != 0) return;
+            slots_[i - base_] = std::move(slot);
+        }
+        ++done_;
+        if (mode_ == JobMode::ordered || mode_ == JobMode::unordered) cv_.notify_all();
+    }
+    void finish_if_complete(std::unique_lock<std::mutex>& lock) {
+        if (ready_ || !total_ || done_ < *total_) return;
+        if (mode_ == JobMode::ordered || mode_ == JobMode::unordered) {
+            ready_ = true;
+            cv_.notify_all();
+            return;
+        }
+        for (auto& s : slots_)
+            if (s.index() == 2) {
+                error_ = std::get<2>(s);
+                break;
+            }
+        if (!error_) {
+            if constexpr (std::is_same_v<Out, std::vector<S>>) {
+                Out v;
+                v.reserve(slots_.size());
+                for (auto& s : slots_) v.push_back(std::move(std::get<1>(s)));
+                out_.emplace(std::move(v));
+            } else if constexpr (!std::is_void_v<Out>) {
+                if (slots_.empty())
+                    error_ = std::make_exception_ptr(ProcessError("the task produced no result"));
+                else
+                    out_.emplace(std::move(std::get<1>(slots_.front())));
+            } else {
+                out_.emplace();
+            }
+            slots_.clear();
+        }
+        // Python calls the callback before the result becomes ready.
+        lock.unlock();
+        try {
+            if (error_) {
+                if (error_callback) error_callback(error_);
+            } else if (callback) {
+                callback(*out_);
+            }
+        } catch (...) {
+            // As Python's result handler, a failing callback does not stop the pool.
+        }
+        lock.lock();
+        ready_ = true;
+        cv_.notify_all();
+    }
+
+    JobMode mode_;
+    Source source_;
+    std::size_t limit_;
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<Slot> slots_;    // single, list, ordered: item base_ + i
+    std::size_t base_ = 0;      // ordered: items consumed
+    std::deque<Slot> arrived_;  // unordered: in order of arrival
+    std::vector<bool> stored_;  // unordered: which items arrived
+    std::size_t pulled_ = 0, consumed_ = 0, done_ = 0;
+    std::optional<std::size_t> total_;
+    bool ready_ = false;
+    std::exception_ptr error_;
+    std::optional<OutStore> out_;
+};
+
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... T>
+struct is_tuple<std::tuple<T...>> : std::true_type {};
+template <class A, class B>
+struct is_tuple<std::pair<A, B>> : std::true_type {};
+
+/// The result of calling F on one item (Star: on the tuple's elements).
+template <class F, class Arg, bool Star>
+struct task_result : call_result<task_function_t<F>, Arg, Star> {};
+
+}  // namespace detail
+
+/// The result of apply_async / map_async (Python: AsyncResult, MapResult).
+template <class T>
+class AsyncResult {
+  public:
+    /// The value; waits up to timeout (TimeoutError if not ready by then);
+    /// rethrows the task's error.
+    T get(Timeout timeout = std::nullopt) {
+        if (!state_->wait_ready(timeout)) throw TimeoutError("AsyncResult::get: not ready in time");
+        return state_->value();
+    }
+    /// Waits until ready or the timeout passes.
+    void wait(Timeout timeout = std::nullopt) { state_->wait_ready(timeout); }
+    /// True once the call has completed.
+    bool ready() { return state_->wait_ready(std::chrono::seconds(0)); }
+    /// True if it completed without error; ValueError if not ready.
+    bool successful() { return state_->succeeded(); }
+    /// Progress: tasks done so far.
+    std::size_t done() { return state_->done_count(); }
+    /// Progress: tasks in all (nullopt until the input has been read).
+    std::optional<std::size_t> total() { return state_->total_count(); }
+
+  private:
+    friend class Pool;
+    friend class dummy::Pool;
+    explicit AsyncResult(std::shared_ptr<detail::AsyncState<T>> s) : state_(std::move(s)) {}
+    std::shared_ptr<detail::AsyncState<T>> state_;
+};
+
+/// The lazy result of imap / imap_unordered: an input range, and next().
+template <class T>
+class IMapIterator {
+  public:
+    /// The next result; nullopt at the end; TimeoutError if none comes in
+    /// time; rethrows a failed task's error (the next call goes on after it).
+    std::optional<T> next(Timeout timeout = std::nullopt) { return job_->next(timeout); }
+    /// Progress: tasks done so far.
+    std::size_t done() { return job_->done_count(); }
+    /// Progress: tasks in all (nullopt until the input has been read).
+    std::optional<std::size_t> total() { return job_->total_count(); }
+
+    /// An input iterator over the results.
+    class iterator {
+      public:
+        using value_type = T;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(IMapIterator* it) : it_(it) { ++*this; }
+        T& operator*() const { return *current_; }
+        iterator& operator++() {
+            current_.reset();
+            current_ = it_->next();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& i, std::default_sentinel_t) {
+            return !i.current_.has_value();
+        }
+
+      private:
+        IMapIterator* it_ = nullptr;
+        mutable std::optional<T> current_;
+    };
+    /// Starts (or resumes) iterating.
+    iterator begin() { return iterator(this); }
+    std::default_sentinel_t end() { return {}; }
+
+  private:
+    friend class Pool;
+    friend class dummy::Pool;
+    using Job = detail::ResultJob<T, T>;
+    explicit IMapIterator(std::shared_ptr<Job> job) : job_(std::move(job)) {}
+    std::shared_ptr<Job> job_;
+};
+
+/// A pool of worker processes (Python: multiprocessing.Pool).
+class MPROC_API Pool {
+  public:
+    /// processes workers (cpu_count() by default) of the default context.
+    explicit Pool(std::optional<int> processes = std::nullopt)
+        : Pool(get_context(), PoolOptions{processes}) {}
+    /// A pool with options, of the default context.
+    explicit Pool(const PoolOptions& options) : Pool(get_context(), options) {}
+    /// A pool whose workers each run initializer(initargs...) first.
+    template <class F, class... A>
+    Pool(const PoolOptions& options, F&& initializer, A&&... initargs)
+        : Pool(get_context(), options, std::forward<F>(initializer), std::forward<A>(initargs)...) {
+    }
+    /// The same, made by ctx's start method (also ctx.Pool(...)).
+    explicit Pool(const Context& ctx, std::optional<int> processes = std::nullopt)
+        : Pool(ctx, PoolOptions{processes}) {}
+    Pool(const Context& ctx, const PoolOptions& options)
+        : core_(std::make_shared<detail::PoolCore>(ctx, options, bytes{}, nullptr)) {}
+    template <class F, class... A>
+    requires std::invocable < std::decay_t<F>
+    &, std::decay_t<A>&... >
+           Pool(const Context& ctx, const PoolOptions& options, F&& initializer, A&&... initargs)
+        : core_(make_core(ctx, options, std::forward<F>(initializer),
+                          std::forward<A>(initargs)...)) {}
+
+    Pool(Pool&&) noexcept = default;
+    Pool& operator=(Pool&&) noexcept = default;
+    /// Terminates the pool (as leaving Python's `with` block) and joins it.
+    ~Pool() {
+        if (core_) {
+            core_->terminate();
+            core_->join();
+        }
+    }
+
+    /// f(args...) in a worker; waits for the result.
+    template <class F, class... A>
+    requires std::invocable < std::decay_t<F>
+    &, std::decay_t<A>&... > auto apply(F&& f, A&&... args) {
+        detail::PoolCore::InterruptScope scope(*core_);
+        return apply_async(std::forward<F>(f), std::forward<A>(args)...).get();
+    }
+
+    /// f(args...) in a worker; returns at once.
+    template <class F, class... A>
+    requires std::invocable < std::decay_t<F>
+    &, std::decay_t<A>&... > auto apply_async(F&& f, A&&... args) {
+        using R = typename detail::task_result<F, std::tuple<std::decay_t<A>...>, true>::type;
+        return apply_async(std::forward<F>(f),
+                           std::tuple<std::decay_t<A>...>(std::forward<A>(args)...),
+                           std::function<void(const detail::stored_t<R>&)>{},
+                           std::function<void(std::exception_ptr)>{});
+    }
+
+    /// Python's form: args as a tuple, with callback(result) and
+    /// error_callback(exception), both run on the pool's result thread.
+    template <class F, class... A>
+    auto apply_async(
+        F&& f, std::tuple<A...> args,
+        std::function<void(
+            const detail::stored_t<typename detail::task_result<F, std::tuple<A...>, true>::type>&)>
+            callback,
+        std::function<void(std::exception_ptr)> error_callback = {}) {
+        using Arg = std::tuple<A...>;
+        using R = typename detail::task_result<F, Arg, true>::type;
+        using Out = R;
+        using S = detail::stored_t<R>;
+        auto encoded = encode_chunks<F, Arg, true>(f, std::views::single(std::move(args)), 1);
+        auto job = std::make_shared<detail::ResultJob<S, Out>>(detail::JobMode::single,
+                                                               eager_source(std::move(encoded)));
+        job->callback = std::move(callback);
+        job->error_callback = std::move(error_callback);
+        core_->submit(job);
+        return AsyncResult<Out>(job);
+    }
+
+    /// f over every item of the range, in chunks; the results in order.
+    /// Throws the first failed item's error. chunksize defaults as Python's.
+    template <class F, std::ranges::input_range In>
+    auto map(F&& f, In&& iterable, std::optional<std::size_t> chunksize = std::nullopt) {
+        using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
+        detail::PoolCore::InterruptScope scope(*core_);
+        auto r = map_async_impl<F, Arg, false>(std::forward<F>(f), std::forward<In>(iterable),
+                                               chunksize, nullptr, {});
+        r->wait_ready(std::nullopt);
+        return r->take();
+    }
+    /// map, returning at once; callback gets the whole vector.
+    template <class F, std::ranges::input_range In>
+    auto map_async(F&& f, In&& iterable, std::optional<std::size_t> chunksize = std::nullopt,
+                   std::function<void(
+                       const std::vector<detail::stored_t<typename detail::task_result<
+                           F, std::remove_cvref_t<std::ranges::range_value_t<In>>, false>::type>>&)>
+                       callback = {},
+                   std::function<void(std::exception_ptr)> error_callback = {}) {
+        using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
+        auto r =
+            map_async_impl<F, Arg, false>(std::forward<F>(f), std::forward<In>(iterable), chunksize,
+                                          std::move(callback), std::move(error_callback));
+        using Out =
+            std::vector<detail::stored_t<typename detail::task_result<F, Arg, false>::type>>;
+        return AsyncResult<Out>(r);
+    }
+    /// map over tuples: f(std::get<0>(t), std::get<1>(t), ...).
+    template <class F, std::ranges::input_range In>
+    auto starmap(F&& f, In&& iterable, std::optional<std::size_t> chunksize = std::nullopt) {
+        using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
+        detail::PoolCore::InterruptScope scope(*core_);
+        auto r = map_async_impl<F, Arg, true>(std::forward<F>(f), std::forward<In>(iterable),
+                                              chunksize, nullptr, {});
+        r->wait_ready(std::nullopt);
+        return r->take();
+    }
+    /// starmap, returning at once.
+    template <class F, std::ranges::input_range In>
+    auto starmap_async(
+        F&& f, In&& iterable, std::optional<std::size_t> chunksize = std::nullopt,
+        std::function<
+            void(const std::vector<detail::stored_t<typename detail::task_result<
+                     F, std::remove_cvref_t<std::ranges::range_value_t<In>>, true>::type>>&)>
+            callback = {},
+        std::function<void(std::exception_ptr)> error_callback = {}) {
+        using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
+        auto r =
+            map_async_impl<F, Arg, true>(std::forward<F>(f), std::forward<In>(iterable), chunksize,
+                                         std::move(callback), std::move(error_callback));
+        using Out = std::vector<detail::stored_t<typename detail::task_result<F, Arg, true>::type>>;
+        return AsyncResult<Out>(r);
+    }
+
+    /// A lazy map: results in order as they come. The input is read as
+    /// workers need it (a bounded number of chunks ahead of what was
+    /// consumed); an lvalue range is referenced and must outlive the
+    /// iteration.
+    template <class F, std::ranges::input_range In>
+    auto imap(F&& f, In&& iterable, std::size_t chunksize = 1) {
+        return imap_impl<F, false>(std::forward<F>(f), std::forward<In>(iterable), chunksize,
+                                   detail::JobMode::ordered);
+    }
+    /// imap, with results in the order they finish.
+    template <class F, std::ranges::input_range In>
+    auto imap_unordered(F&& f, In&& iterable, std::size_t chunksize = 1) {
+        return imap_impl<F, false>(std::forward<F>(f), std::forward<In>(iterable), chunksize,
+                                   detail::JobMode::unordered);
+    }
+
+    /// No more tasks; the workers exit when the queued ones are done.
+    void close() { core_->close(); }
+    /// Stops the workers now; unfinished tasks fail with ProcessError.
+    void terminate() { core_->terminate(); }
+    /// Waits for the workers to exit; only after close() or terminate().
+    void join() { core_->join(); }
+    /// Number of worker processes.
+    int processes() const { return core_->processes(); }
+
+  private:
+    template <class F, class... A>
+    static std::shared_ptr<detail::PoolCore> make_core(const Context& ctx,
+                                                       const PoolOptions& options, F&& init,
+                                                       A&&... initargs) {
+        bytes encoded;
+        std::function<void()> local;
+        if (ctx.get_start_method() == "fork") {
+            local = [f = std::decay_t<F>(std::forward<F>(init)),
+                     args = std::tuple<std::decay_t<A>...>(
+                         std::forward<A>(initargs)...)]() mutable { std::apply(f, args); };
+        } else if constexpr (detail::PlainFunction<F> && (Serializable<std::decay_t<A>> && ...)) {
+            auto e = default_serializer().make_encoder();
+            auto fn = +init;
+            mproc::encode(*e, &detail::exec_trampoline<decltype(fn), std::decay_t<A>...>);
+            mproc::encode(*e, fn);
+            mproc::encode(*e, std::tuple<std::decay_t<A>...>(std::forward<A>(initargs)...));
+            auto d = e->data();
+            encoded.assign(d.begin(), d.end());
+        } else {
+            throw ValueError(
+                "a Pool initializer must be a plain function with serializable arguments under "
+                "the spawn and forkserver start methods");
+        }
+        return std::make_shared<detail::PoolCore>(ctx, options, std::move(encoded),
+                                                  std::move(local));
+    }
+
+    // ValueError if F cannot cross into a worker under this pool's start method.
+    template <class F>
+    void check_function() const {
+        if constexpr (detail::PlainFunction<F>) {
+            return;
+        } else if constexpr (detail::trivially_copyable_callable<F>) {
+            if (!core_->forks())
+                throw ValueError(
+                    "under the " + core_->start_method() +
+                    " start method a Pool task must be a plain function (a free function, a "
+                    "static member, or a lambda without captures): a function object cannot "
+                    "cross exec");
+        } else {
+            throw ValueError(
+                "a Pool task must be a plain function, or under fork a trivially copyable "
+                "function object (a lambda capturing numbers, pointers or references); this "
+                "one holds data that cannot be copied as bytes (a std::string, a "
+                "std::function, ...)");
+        }
+    }
+
+    // Writes F as a task carries it (after check_function).
+    template <class F>
+    static void write_function(Encoder& e, const F& f) {
+        if constexpr (detail::PlainFunction<F>)
+            mproc::encode(e, +f);
+        else if constexpr (detail::trivially_copyable_callable<F>)
+            e.write_bin(std::as_bytes(std::span(&f, 1)));
+    }
+
+    template <class F, class Arg, bool Star>
+    static constexpr void check_types() {
+        static_assert(Serializable<Arg>,
+                      "a Pool task's argument type needs an mproc::codec (see <mproc/codec.hpp>)");
+        using R = typename detail::task_result<F, Arg, Star>::type;
+        static_assert(std::is_void_v<R> || Serializable<std::remove_cvref_t<R>>,
+                      "a Pool task's result type needs an mproc::codec (see <mproc/codec.hpp>)");
+    }
+
+    template <class F, class Arg, bool Star>
+    static detail::PoolTrampoline trampoline() {
+        return &detail::pool_trampoline<detail::task_function_t<F>, Arg, Star>;
+    }
+
+    // Encodes the whole input into chunks (map, apply): as Python, which
+    // makes a list of the input first.
+    template <class F, class Arg, bool Star, class R>
+    std::deque<std::pair<std::size_t, std::vector<std::byte>>> encode_chunks(
+        const F& f, R&& range, std::size_t chunksize) {
+        check_types<F, Arg, Star>();
+        check_function<F>();
+        std::deque<std::pair<std::size_t, std::vector<std::byte>>> chunks;
+        auto e = default_serializer().make_encoder();
+        std::size_t n = 0;
+        auto flush = [&] {
+            auto d = e->data();
+            chunks.emplace_back(n, std::vector<std::byte>(d.begin(), d.end()));
+            n = 0;
+        };
+        if constexpr (detail::PoolBulk<Arg> && !Star) {
+            // Numbers: each chunk's arguments as one bulk array.
+            std::vector<Arg> items;
+            auto flush_bulk = [&] {
+                e->clear();
+                mproc::encode(*e, trampoline<F, Arg, Star>());
+                write_function(*e, f);
+                e->write_bulk(detail::scalar_kind<Arg>(), items.data(), items.size());
+                n = items.size();
+                flush();
+                items.clear();
+            };
+            for (auto&& item : range) {
+                items.push_back(static_cast<Arg>(item));
+                if (items.size() == chunksize) flush_bulk();
+            }
+            if (!items.empty()) flush_bulk();
+            return chunks;
+        }
+        for (auto&& item : range) {
+            if (n == 0) {
+                e->clear();
+                mproc::encode(*e, trampoline<F, Arg, Star>());
+                write_function(*e, f);
+            }
+            mproc::encode(*e, static_cast<const Arg&>(item));
+            if (++n == chunksize) flush();
+        }
+        if (n) flush();
+        return chunks;
+    }
+
+    static std::function<std::size_t(std::vector<std::byte>&)> eager_source(
+        std::deque<std::pair<std::size_t, std::vector<std::byte>>> chunks) {
+        return [chunks = std::move(chunks)](std::vector<std::byte>& out) mutable -> std::size_t {
+            if (chunks.empty()) return 0;
+            auto [n, bytes] = std::move(chunks.front());
+            chunks.pop_front();
+            out.insert(out.end(), bytes.begin(), bytes.end());
+            return n;
+        };
+    }
+
+    // Python's default: len / (4 * processes), rounded up.
+    std::size_t default_chunksize(std::size_t len) const {
+        const std::size_t d = 4 * std::size_t(processes());
+        return len == 0 ? 1 : (len + d - 1) / d;
+    }
+
+    template <class F, class Arg, bool Star, class In, class CB>
+    auto map_async_impl(F&& f, In&& iterable, std::optional<std::size_t> chunksize, CB callback,
+                        std::function<void(std::exception_ptr)> error_callback) {
+        using R = typename detail::task_result<F, Arg, Star>::type;
+        using S = detail::stored_t<R>;
+        using Out = std::vector<S>;
+        std::shared_ptr<detail::ResultJob<S, Out>> job;
+        std::size_t total = 0;
+        auto make = [&](auto&& range, std::size_t len) {
+            total = len;
+            std::size_t cs = chunksize ? *chunksize : default_chunksize(len);
+            if (cs == 0) throw ValueError("chunksize must be at least 1");
+            job = std::make_shared<detail::ResultJob<S, Out>>(
+                detail::JobMode::list, eager_source(encode_chunks<F, Arg, Star>(f, range, cs)));
+        };
+        if constexpr (std::ranges::sized_range<In>) {
+            make(iterable, std::size_t(std::ranges::size(iterable)));
+        } else {
+            std::vector<Arg> items;
+            for (auto&& x : iterable) items.push_back(static_cast<Arg>(x));
+            make(items, items.size());
+        }
+        job->callback = std::move(callback);
+        job->error_callback = std::move(error_callback);
+        core_->submit(job);
+        (void)total;
+        return job;
+    }
+
+    template <class F, bool Star, class In>
+    auto imap_impl(F&& f, In&& iterable, std::size_t chunksize, detail::JobMode mode) {
+        using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
+        check_types<F, Arg, Star>();
+        using R = typename detail::task_result<F, Arg, Star>::type;
+        using S = detail::stored_t<R>;
+        if (chunksize == 0) throw ValueError("chunksize must be at least 1");
+        check_function<F>();
+        auto view = std::views::all(std::forward<In>(iterable));
+        using View = decltype(view);
+        struct State {
+            View view;
+            std::optional<std::ranges::iterator_t<View>> it;
+            std::unique_ptr<Encoder> e;
+        };
+        auto state = std::make_shared<State>(
+            State{std::move(view), std::nullopt, default_serializer().make_encoder()});
+        auto fn = std::decay_t<F>(f);
+        auto source = [state, fn, chunksize](std::vector<std::byte>& out) -> std::size_t {
+            auto& s = *state;
+            if (!s.it) s.it.emplace(std::ranges::begin(s.view));
+            auto& it = *s.it;
+            std::size_t n = 0;
+            s.e->clear();
+            while (n < chunksize && it != std::ranges::end(s.view)) {
+                if (n == 0) {
+                    mproc::encode(*s.e, trampoline<F, Arg, Star>());
+                    write_function(*s.e, fn);
+                }
+                mproc::encode(*s.e, static_cast<const Arg&>(*it));
+                ++it;
+                ++n;
+            }
+            auto d = s.e->data();
+            out.insert(out.end(), d.begin(), d.end());
+            return n;
+        };
+        const std::size_t limit = chunksize * std::size_t(std::max(4, 2 * processes()));
+        auto job = std::make_shared<detail::ResultJob<S, S>>(mode, std::move(source), limit);
+        core_->submit(job);
+        return IMapIterator<S>(job);
+    }
+
+    std::shared_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace mproc

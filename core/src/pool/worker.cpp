@@ -1,0 +1,97 @@
+// A pool worker: runs its initializer, then chunks of tasks until told to
+// stop, its task budget is spent, or its memory passed the limit.
+#include "pool/worker.hpp"
+
+#include <functional>
+#include <vector>
+
+#include <mproc/process.hpp>
+
+#include "pool/platform.hpp"
+
+namespace mproc::detail {
+
+namespace {
+
+using InitTrampoline = ExecTrampoline;
+
+void run_initializer(const WorkerSetup& setup) {
+    if (setup.local_initializer != 0) {
+        (*reinterpret_cast<std::function<void()>*>(setup.local_initializer))();
+        return;
+    }
+    if (setup.initializer.empty()) return;
+    auto d = default_serializer().make_decoder();
+    d->reset(setup.initializer);
+    auto trampoline = mproc::decode<InitTrampoline>(*d);
+    auto* fn = const_cast<void*>(decode_code_address(*d, nullptr));
+    trampoline(*d, fn);
+}
+
+}  // namespace
+
+void pool_worker_main(Connection conn, WorkerSetup setup) {
+    ignore_sigint();
+    auto enc = default_serializer().make_encoder();
+    try {
+        run_initializer(setup);
+    } catch (const SystemExit&) {
+        throw;
+    } catch (...) {
+        enc->clear();
+        enc->write_int(from_worker_init_failed);
+        write_task_error(*enc);
+        conn.send_bytes(enc->data());
+        mproc::exit(1);
+    }
+    enc->clear();
+    enc->write_int(from_worker_ready);
+    conn.send_bytes(enc->data());
+
+    auto dec = default_serializer().make_decoder();
+    std::int64_t tasks = 0;
+    for (;;) {
+        std::vector<std::byte> message;
+        try {
+            message = conn.recv_bytes();
+        } catch (const EOFError&) {
+            return;  // the pool is gone
+        }
+        dec->reset(message);
+        if (dec->read_int() != to_worker_chunk) return;
+        const auto job = dec->read_uint();
+        const auto first = dec->read_uint();
+        const auto count = dec->read_uint();
+        enc->clear();
+        enc->write_int(from_worker_result);
+        enc->write_uint(job);
+        enc->write_uint(first);
+        try {
+            enc->write_bool(true);
+            auto trampoline = mproc::decode<PoolTrampoline>(*dec);
+            trampoline(*dec, *enc, count);
+        } catch (const SystemExit&) {
+            throw;
+        } catch (...) {
+            // The function could not be found, an argument not decoded, or
+            // a result not encoded: the whole chunk fails.
+            enc->clear();
+            enc->write_int(from_worker_result);
+            enc->write_uint(job);
+            enc->write_uint(first);
+            enc->write_bool(false);
+            write_task_error(*enc);
+        }
+        conn.send_bytes(enc->data());
+        ++tasks;
+        if ((setup.maxtasks > 0 && tasks >= setup.maxtasks) ||
+            (setup.max_memory > 0 && resident_memory() > setup.max_memory)) {
+            enc->clear();
+            enc->write_int(from_worker_retiring);
+            conn.send_bytes(enc->data());
+            return;
+        }
+    }
+}
+
+}  // namespace mproc::detail
