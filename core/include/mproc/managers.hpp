@@ -140,7 +140,8 @@ T from_object(const object& o) {
 namespace managers::detail {
 struct ProxyState;
 /// Records the proxy class name (for repr) in a state, and returns it.
-MPROC_API std::shared_ptr<ProxyState> with_class(std::shared_ptr<ProxyState> s, std::string_view cls);
+MPROC_API std::shared_ptr<ProxyState> with_class(std::shared_ptr<ProxyState> s,
+                                                 std::string_view cls);
 /// A timeout as the wire carries it: None or seconds (a float).
 inline object seconds(Timeout t) {
     if (!t) return None;
@@ -605,8 +606,9 @@ struct MPROC_API TypeEntry {
 };
 MPROC_API void register_type(std::string_view registry, std::string type_id, TypeEntry entry);
 MPROC_API void register_builtin(std::string_view registry, std::string type_id, std::string builtin,
-                      bool shared);
-[[noreturn]] MPROC_API void wrong_arg_count(std::string_view name, std::size_t want, std::size_t got);
+                                bool shared);
+[[noreturn]] MPROC_API void wrong_arg_count(std::string_view name, std::size_t want,
+                                            std::size_t got);
 template <class... P, std::size_t... I>
 std::tuple<std::decay_t<P>...> typed_args(const list& a, std::index_sequence<I...>) {
     return std::tuple<std::decay_t<P>...>{from_object<std::decay_t<P>>(a[I])...};

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <string>
+#include <typeinfo>
 
 namespace mproc::detail {
 
@@ -24,6 +25,10 @@ class Wakeup {
   private:
     int fd_;
 };
+
+/// The type of the exception being handled, or nullptr if none is (the
+/// Itanium C++ ABI's __cxa_current_exception_type).
+const std::type_info* current_exception_type() noexcept;
 
 /// This process's resident memory in bytes (0 if unknown).
 std::size_t resident_memory();

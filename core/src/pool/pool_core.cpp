@@ -123,8 +123,10 @@ void PoolCore::Impl::start_worker() {
     w->process = std::make_unique<Process>(
         ctx.Process(ProcessOptions{.name = "", .daemon = true}, &pool_worker_main, theirs, setup));
     auto name = w->process->name();
-    if (name.rfind("Process", 0) == 0)
-        name = worker_prefix(ctx.get_start_method()) + "PoolWorker" + name.substr(7);
+    // The context names it ForkProcess-N (SpawnProcess-N, ...): a worker is
+    // ForkPoolWorker-N, as in Python.
+    if (auto at = name.find("Process-"); at != std::string::npos)
+        name = worker_prefix(ctx.get_start_method()) + "PoolWorker" + name.substr(at + 7);
     w->process->set_name(name);
     w->process->start();
     theirs.close();

@@ -1,4 +1,5 @@
 // The pool's system calls: eventfd wakeups, /proc/self/statm, signals.
+#include <cxxabi.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -14,6 +15,10 @@
 #include "pool/platform.hpp"
 
 namespace mproc::detail {
+
+const std::type_info* current_exception_type() noexcept {
+    return abi::__cxa_current_exception_type();
+}
 
 Wakeup::Wakeup() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");

@@ -1,7 +1,5 @@
 // A task's exception crossing from a worker to the parent: the standard and
 // mproc exception types cross as themselves, the others as RemoteError.
-#include <cxxabi.h>
-
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -9,9 +7,13 @@
 #include <string>
 #include <typeinfo>
 
+#include <boost/core/demangle.hpp>
+
 #include <mproc/detail/pool_core.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/process.hpp>
+
+#include "pool/platform.hpp"
 
 namespace mproc::detail {
 
@@ -78,18 +80,11 @@ Kind kind_of(const std::type_info& t) {
     return remote;
 }
 
-std::string demangle(const char* name) {
-    int status = 0;
-    std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                             std::free);
-    return status == 0 && d ? std::string(d.get()) : std::string(name);
-}
-
 }  // namespace
 
 void write_task_error(Encoder& out) {
-    const std::type_info* t = abi::__cxa_current_exception_type();
-    std::string type = t ? demangle(t->name()) : "unknown exception";
+    const std::type_info* t = current_exception_type();
+    std::string type = t ? boost::core::demangle(t->name()) : "unknown exception";
     std::string message = "(not a std::exception)";
     std::string worker = current_process().name();
     Kind kind = t ? kind_of(*t) : remote;
