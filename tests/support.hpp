@@ -27,6 +27,10 @@ struct ProcInfo {
     std::vector<std::string> args;
 };
 
+/// The state letter of a process from /proc ('S' sleeping, 'R' running,
+/// 'Z' zombie), or '?' if there is no such process.
+char process_state(int pid);
+
 /// The child processes of this process that exist right now (zombies too).
 std::vector<ProcInfo> children();
 

@@ -44,6 +44,14 @@ std::vector<std::string> start_methods() {
     return out;
 }
 
+char process_state(int pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return '?';
+    auto rp = line.rfind(')');
+    return rp == std::string::npos || rp + 2 >= line.size() ? '?' : line[rp + 2];
+}
+
 std::vector<ProcInfo> children() {
     std::vector<ProcInfo> out;
     int self = ::getpid();

@@ -13,7 +13,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,11 +33,8 @@ namespace {
 
 // True while pid exists and is not a zombie.
 bool running(int pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return false;
-    auto rp = line.rfind(')');
-    return rp != std::string::npos && rp + 2 < line.size() && line[rp + 2] != 'Z';
+    char state = mproc::test::process_state(pid);
+    return state != '?' && state != 'Z';
 }
 
 void docs_f(mp::DictProxy d, mp::ListProxy l) {

@@ -28,20 +28,12 @@ using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 using Clock = std::chrono::steady_clock;
 using mproc::test::child_check;
+using mproc::test::process_state;
 using mproc::test::seconds_since;
 using mproc::test::thread_count;
 using mproc::test::wait_until;
 
 namespace {
-
-// The state letter of a process ('S' sleeping, 'R' running, 'Z' zombie).
-char process_state(int pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return '?';
-    auto rp = line.rfind(')');
-    return rp == std::string::npos || rp + 2 >= line.size() ? '?' : line[rp + 2];
-}
 
 // Best effort: gives pid up to 5 s to go to sleep (blocked in a get). Not a
 // synchronisation the test relies on: it only makes the interesting case
