@@ -7,6 +7,7 @@ MPROC_DEBIAN_PACKAGES=(
   g++ meson ninja-build pkg-config python3
   libboost-dev libfmt-dev libmsgpack-cxx-dev libssl-dev
   catch2 libbenchmark-dev
+  cmake  # the CMake consumer check (tests/install/check.sh)
 )
 # Only for the Python-interoperability tests and the side-by-side benchmarks.
 MPROC_OPTIONAL_PACKAGES=(python3-msgpack)

@@ -1,11 +1,13 @@
 // The plugin registry: refusals name the file and the reason; a third-party
 // backend built outside backends/ is found through MPROC_PLUGIN_PATH.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include <mproc/plugin/abi.hpp>
+#include <mproc/plugins.hpp>
 
 #include "support.hpp"
 
@@ -111,4 +113,49 @@ TEST_CASE("directories added in code reach exec children", "[plugins]") {
     CHECK(r.recv<std::string>() == "found found ");
     p.join();
     CHECK(p.exitcode() == 0);
+}
+
+// Issue 17: plugins linked into the program. mproc_tests links the
+// third-party backend under the name "linkedin" (tests/plugins/meson.build);
+// a file mproc-backend-linkedin.so is on the plugin path too.
+MPROC_LINK_PLUGIN(start_method, "linkedin")
+
+TEST_CASE("a plugin linked into the program is used before any file", "[plugins]") {
+    auto all = mp::get_all_start_methods();
+    CHECK(std::find(all.begin(), all.end(), "linkedin") != all.end());
+    auto ctx = mp::get_context("linkedin");
+    CHECK(ctx.get_start_method() == "linkedin");
+    auto p = ctx.Process(report_marker);
+    p.start();
+    p.join();
+    CHECK(p.exitcode() == 7);  // the linked-in backend marked its child
+}
+
+TEST_CASE("list_plugins shows linked-in plugins and refuses a file of the same name",
+          "[plugins]") {
+    bool linked = false, file_refused = false, fork_file = false;
+    for (const auto& p : mp::list_plugins()) {
+        INFO(p.kind << " " << p.name << " " << p.origin << " " << p.file << " " << p.refused);
+        if (p.name == "linkedin" && p.builtin()) {
+            CHECK(p.origin == "linked in");
+            CHECK(p.refused.empty());
+            linked = true;
+        }
+        if (p.name == "linkedin" && !p.builtin()) {
+            CHECK(p.file.filename() == "mproc-backend-linkedin.so");
+            CHECK_THAT(p.refused, Contains("a linked-in start method named 'linkedin' exists"));
+            file_refused = true;
+        }
+        if (p.name == "fork" && !p.builtin() && p.refused.empty()) fork_file = true;
+        if (p.name == "wrongabi") CHECK_THAT(p.refused, Contains("has plugin ABI version"));
+    }
+    CHECK(linked);
+    CHECK(file_refused);
+    CHECK(fork_file);  // this build's fork is a file
+}
+
+TEST_CASE("a start method that is not built says so", "[plugins]") {
+    auto msg = refusal("nosuchmethod");
+    CHECK_THAT(msg, Contains("'nosuchmethod' is not built into this program (this mproc was "
+                             "built with start methods: "));
 }

@@ -11,6 +11,12 @@
 
 namespace mp = mproc;
 
+#ifdef MPROC_TEST_LINK_PLUGIN
+#include <mproc/plugins.hpp>
+// Built with the plugin's source: link it in instead of loading a file.
+MPROC_LINK_PLUGIN(start_method, "thirdparty")
+#endif
+
 void report(mp::Connection c, mp::Lock lock) {
     std::lock_guard g(lock);
     c.send(std::getenv("MPROC_TEST_THIRD_PARTY_CHILD") != nullptr);

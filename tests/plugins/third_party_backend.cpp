@@ -20,6 +20,12 @@
 
 #include <mproc/plugin/posix/posix_backend.hpp>
 
+// Its name: "thirdparty", or another for the copy the tests link into
+// mproc_tests (tests/plugins/meson.build).
+#ifndef MPROC_TEST_THIRD_PARTY_NAME
+#define MPROC_TEST_THIRD_PARTY_NAME "thirdparty"
+#endif
+
 namespace {
 
 // A child handle of its own (third parties do not get mproc's internal helpers).
@@ -62,7 +68,7 @@ class Child final : public mproc::plugin::ProcessHandle {
 
 class ThirdParty final : public mproc::posix::PosixBackend {
   public:
-    std::string_view name() const override { return "thirdparty"; }
+    std::string_view name() const override { return MPROC_TEST_THIRD_PARTY_NAME; }
     std::unique_ptr<mproc::plugin::ProcessHandle> start(
         const mproc::plugin::LaunchRequest& req) override {
         pid_t pid = ::fork();
@@ -82,4 +88,4 @@ class ThirdParty final : public mproc::posix::PosixBackend {
 };
 }  // namespace
 
-MPROC_PLUGIN_DEFINE(start_method, "thirdparty", ThirdParty)
+MPROC_PLUGIN_DEFINE(start_method, MPROC_TEST_THIRD_PARTY_NAME, ThirdParty)

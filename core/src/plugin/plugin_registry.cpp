@@ -3,6 +3,7 @@
 #include "plugin/plugin_registry.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -58,9 +59,64 @@ std::string kind_name(plugin::PluginKind kind) {
     return kind == plugin::PluginKind::start_method ? "start method" : "serializer";
 }
 
+// Plugins linked into the program with MPROC_LINK_PLUGIN: a list whose head
+// is constant-initialised, so that link_plugin works before any static
+// object of libmproc is made.
+constinit std::atomic<plugin::LinkedPlugin*> linked_head{nullptr};
+
+// Is libmproc linked into the executable itself (a static build)? Then a
+// plugin file, which links libmproc.so, would bring a second core.
+bool core_is_static() {
+    static const bool is_static = [] {
+        boost::dll::fs::error_code ec1, ec2;
+        auto here = boost::dll::this_line_location(ec1);
+        auto exe = boost::dll::program_location(ec2);
+        std::error_code ec;
+        return !ec1 && !ec2 && fs::equivalent(here, exe, ec);
+    }();
+    return is_static;
+}
+
+// Checks a descriptor against what is asked for; on refusal says why.
+bool check_descriptor(const plugin::PluginInfo* info, plugin::PluginKind kind,
+                      std::string_view name, std::string& why) {
+    if (info == nullptr) {
+        why = "mproc_plugin_entry returned no descriptor";
+        return false;
+    }
+    if (info->abi_version != plugin::abi_version) {
+        why = fmt::format("has plugin ABI version {}, this libmproc expects {}", info->abi_version,
+                          plugin::abi_version);
+        return false;
+    }
+    if (std::string_view(info->toolchain) != MPROC_TOOLCHAIN_TAG) {
+        why = fmt::format("was built with toolchain '{}', this libmproc with '{}'", info->toolchain,
+                          MPROC_TOOLCHAIN_TAG);
+        return false;
+    }
+    if (info->kind != kind) {
+        why = fmt::format("is not a {} plugin", kind_name(kind));
+        return false;
+    }
+    if (std::string_view(info->name) != name) {
+        why = fmt::format("declares the name '{}' but its file name says '{}'", info->name, name);
+        return false;
+    }
+    if (info->factory == nullptr) {
+        why = "has no factory";
+        return false;
+    }
+    return true;
+}
+
 // Loads and validates one candidate; on refusal returns nullopt and says why.
 std::optional<LoadedPlugin> try_load(const fs::path& file, plugin::PluginKind kind,
                                      std::string_view name, std::string& why) {
+    if (core_is_static()) {
+        why = "cannot be loaded: mproc is linked statically into this program (link the plugin "
+              "in instead: MPROC_LINK_PLUGIN, docs/plugins.md)";
+        return std::nullopt;
+    }
     auto lib = std::make_unique<boost::dll::shared_library>();
     boost::dll::fs::error_code ec;
     lib->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
@@ -74,32 +130,7 @@ std::optional<LoadedPlugin> try_load(const fs::path& file, plugin::PluginKind ki
     }
     auto& entry = lib->get_alias<plugin::EntryFunction>("mproc_plugin_entry");
     const plugin::PluginInfo* info = entry();
-    if (info == nullptr) {
-        why = "mproc_plugin_entry returned no descriptor";
-        return std::nullopt;
-    }
-    if (info->abi_version != plugin::abi_version) {
-        why = fmt::format("has plugin ABI version {}, this libmproc expects {}", info->abi_version,
-                          plugin::abi_version);
-        return std::nullopt;
-    }
-    if (std::string_view(info->toolchain) != MPROC_TOOLCHAIN_TAG) {
-        why = fmt::format("was built with toolchain '{}', this libmproc with '{}'", info->toolchain,
-                          MPROC_TOOLCHAIN_TAG);
-        return std::nullopt;
-    }
-    if (info->kind != kind) {
-        why = fmt::format("is not a {} plugin", kind_name(kind));
-        return std::nullopt;
-    }
-    if (std::string_view(info->name) != name) {
-        why = fmt::format("declares the name '{}' but its file name says '{}'", info->name, name);
-        return std::nullopt;
-    }
-    if (info->factory == nullptr) {
-        why = "has no factory";
-        return std::nullopt;
-    }
+    if (!check_descriptor(info, kind, name, why)) return std::nullopt;
     void* instance = info->factory(plugin_host());
     if (instance == nullptr) {
         why = "its factory returned nothing";
@@ -109,6 +140,37 @@ std::optional<LoadedPlugin> try_load(const fs::path& file, plugin::PluginKind ki
     static auto* resident = new std::vector<std::unique_ptr<boost::dll::shared_library>>();
     resident->push_back(std::move(lib));
     return LoadedPlugin{file, info, instance};
+}
+
+// A plugin in the program: built into libmproc, or linked in by it.
+struct InProgram {
+    const plugin::PluginInfo* info;
+    const char* origin;
+};
+
+// The plugins in the program, built-ins first (the caller holds
+// registry_mutex).
+std::vector<InProgram> in_program_plugins() {
+    std::vector<InProgram> out;
+    for (auto* entry : builtin_plugin_entries()) out.push_back({entry(), "built in"});
+    std::vector<InProgram> linked;
+    for (auto* p = linked_head.load(std::memory_order_acquire); p != nullptr; p = p->next)
+        linked.push_back({p->entry(), "linked in"});
+    // link_plugin pushes at the head: the program's order is the reverse.
+    out.insert(out.end(), linked.rbegin(), linked.rend());
+    return out;
+}
+
+// The plugin in the program of this kind and name, if any.
+const plugin::PluginInfo* in_program(plugin::PluginKind kind, std::string_view name,
+                                     const char** origin = nullptr) {
+    for (const auto& p : in_program_plugins()) {
+        if (p.info != nullptr && p.info->kind == kind && std::string_view(p.info->name) == name) {
+            if (origin != nullptr) *origin = p.origin;
+            return p.info;
+        }
+    }
+    return nullptr;
 }
 
 // Candidate names of a kind found on the search path, in order.
@@ -152,6 +214,7 @@ std::vector<fs::path> loaded_plugin_directories() {
     std::lock_guard lock(registry_mutex);
     std::vector<fs::path> dirs;
     for (const auto& [key, p] : loaded_plugins()) {
+        if (p.file.empty()) continue;  // built in or linked in
         auto dir = p.file.parent_path();
         if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
     }
@@ -210,6 +273,22 @@ const LoadedPlugin* find_and_load(plugin::PluginKind kind, std::string_view name
                                   std::vector<std::string>& refusals) {
     auto key = std::make_pair(kind, std::string(name));
     if (auto it = loaded_plugins().find(key); it != loaded_plugins().end()) return &it->second;
+    // A plugin in the program wins over any file of the same name, which is
+    // not even looked at.
+    if (const char* origin = nullptr; auto* info = in_program(kind, name, &origin)) {
+        std::string why;
+        if (!check_descriptor(info, kind, name, why)) {
+            refusals.push_back(fmt::format("the {} {} {}", origin, kind_name(kind), why));
+            return nullptr;
+        }
+        void* instance = info->factory(plugin_host());
+        if (instance == nullptr) {
+            refusals.push_back(fmt::format("the {} {}'s factory returned nothing", origin,
+                                           kind_name(kind)));
+            return nullptr;
+        }
+        return &loaded_plugins().emplace(key, LoadedPlugin{{}, info, instance}).first->second;
+    }
     if (name.empty() || name.find('/') != std::string_view::npos) return nullptr;
     auto file_name = std::string(plugin_file_prefix(kind)) + std::string(name) +
                      std::string(plugin_file_suffix());
@@ -243,6 +322,11 @@ const LoadedPlugin& load_plugin(plugin::PluginKind kind, std::string_view name) 
     std::string msg = fmt::format(
         "no {} named '{}' could be loaded; available: {}", kind_name(kind), name,
         available.empty() ? std::string("none") : fmt::format("{}", fmt::join(available, ", ")));
+    auto built = kind == plugin::PluginKind::start_method ? built_start_methods()
+                                                          : built_serializers();
+    if (in_program(kind, name) == nullptr)
+        msg += fmt::format("; '{}' is not built into this program (this mproc was built with {}s: {})",
+                           name, kind_name(kind), built.empty() ? "none" : built);
     for (const auto& r : refusals) msg += "; refused: " + r;
     if (refusals.empty()) {
         std::vector<std::string> dirs;
@@ -257,7 +341,15 @@ const LoadedPlugin& load_plugin(plugin::PluginKind kind, std::string_view name) 
 std::vector<std::string> loadable_plugins(plugin::PluginKind kind) {
     std::lock_guard lock(registry_mutex);
     std::vector<std::string> out;
-    for (const auto& n : candidate_names(kind)) {
+    auto names = candidate_names(kind);
+    auto in_prog = in_program_plugins();
+    for (auto it = in_prog.rbegin(); it != in_prog.rend(); ++it) {
+        if (it->info == nullptr || it->info->kind != kind) continue;
+        std::string n = it->info->name;
+        std::erase(names, n);
+        names.insert(names.begin(), n);
+    }
+    for (const auto& n : names) {
         std::vector<std::string> ignored;
         if (find_and_load(kind, n, ignored)) out.push_back(n);
     }
@@ -265,3 +357,71 @@ std::vector<std::string> loadable_plugins(plugin::PluginKind kind) {
 }
 
 }  // namespace mproc::detail
+
+namespace mproc::detail {
+
+std::vector<PluginCatalogEntry> plugin_catalog() {
+    std::lock_guard lock(registry_mutex);
+    std::vector<PluginCatalogEntry> out;
+    for (const auto& p : in_program_plugins()) {
+        if (p.info == nullptr) continue;
+        PluginCatalogEntry e{p.info->kind, p.info->name, p.origin, {}, {}};
+        std::vector<std::string> refusals;
+        if (find_and_load(p.info->kind, e.name, refusals) == nullptr)
+            e.refused = refusals.empty() ? "cannot be loaded" : refusals.front();
+        out.push_back(std::move(e));
+    }
+    for (auto kind : {plugin::PluginKind::start_method, plugin::PluginKind::serializer}) {
+        auto prefix = plugin_file_prefix(kind);
+        auto suffix = plugin_file_suffix();
+        for (const auto& dir : plugin_search_path()) {
+            std::error_code ec;
+            std::vector<fs::path> files;
+            for (const auto& f : fs::directory_iterator(dir, ec)) {
+                auto n = f.path().filename().string();
+                if (n.size() > prefix.size() + suffix.size() && n.starts_with(prefix) &&
+                    n.ends_with(suffix))
+                    files.push_back(f.path());
+            }
+            std::sort(files.begin(), files.end());
+            for (const auto& file : files) {
+                auto n = file.filename().string();
+                PluginCatalogEntry e{kind,
+                                     n.substr(prefix.size(), n.size() - prefix.size() - suffix.size()),
+                                     {}, file, {}};
+                if (const char* origin = nullptr; in_program(kind, e.name, &origin)) {
+                    e.refused = fmt::format("a {} {} named '{}' exists ({}): the file is not loaded",
+                                            origin == std::string_view("built in") ? "built-in"
+                                                                                    : "linked-in",
+                                            kind_name(kind), e.name, origin);
+                } else {
+                    std::vector<std::string> refusals;
+                    auto* p = find_and_load(kind, e.name, refusals);
+                    if (p == nullptr) {
+                        e.refused = "cannot be loaded";
+                        for (const auto& r : refusals)
+                            if (r.starts_with(file.string() + " ")) e.refused = r.substr(file.string().size() + 1);
+                    } else if (!fs::equivalent(p->file, file, ec)) {
+                        e.refused = fmt::format("not used: {} of the same name is", p->file.string());
+                    }
+                }
+                out.push_back(std::move(e));
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace mproc::detail
+
+namespace mproc::plugin {
+
+void link_plugin(LinkedPlugin& plugin) noexcept {
+    auto* head = detail::linked_head.load(std::memory_order_relaxed);
+    do {
+        plugin.next = head;
+    } while (!detail::linked_head.compare_exchange_weak(head, &plugin, std::memory_order_release,
+                                                        std::memory_order_relaxed));
+}
+
+}  // namespace mproc::plugin

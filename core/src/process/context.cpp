@@ -8,6 +8,7 @@
 
 #include <mproc/plugin/abi.hpp>
 #include <mproc/plugin/backend.hpp>
+#include <mproc/plugins.hpp>
 
 #include "base/environment.hpp"
 #include "base/fork_guard.hpp"
@@ -149,6 +150,16 @@ void add_plugin_directory(const std::filesystem::path& dir) {
 
 std::vector<std::filesystem::path> plugin_directories() {
     return detail::plugin_search_path();
+}
+
+// Issue 17: built-in and linked-in plugins beside the files.
+std::vector<PluginListing> list_plugins() {
+    std::vector<PluginListing> out;
+    for (auto& e : detail::plugin_catalog())
+        out.push_back({e.kind == plugin::PluginKind::start_method ? "start method" : "serializer",
+                       std::move(e.name), std::move(e.origin), std::move(e.file),
+                       std::move(e.refused)});
+    return out;
 }
 
 }  // namespace mproc

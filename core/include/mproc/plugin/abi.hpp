@@ -38,6 +38,7 @@
 
 #include <mproc/export.hpp>
 
+#include <cstddef>
 #include <cstdint>
 
 #include <boost/config.hpp>
@@ -120,6 +121,34 @@ void* make_plugin_singleton(const Host& host) {
     }
 }
 
+/// A plugin's name as a template argument: MPROC_PLUGIN_DEFINE defines
+/// linked_entry<kind, "name">, so that a program (or libmproc itself) can
+/// link the plugin in and name its entry without a file on disk.
+template <std::size_t N>
+struct PluginName {
+    char value[N];
+    consteval PluginName(const char (&s)[N]) {  // NOLINT: implicit on purpose
+        for (std::size_t i = 0; i < N; ++i) value[i] = s[i];
+    }
+};
+
+/// The entry of the plugin of kind K and name Name when it is linked in
+/// (defined by its MPROC_PLUGIN_DEFINE; one symbol per kind and name).
+template <PluginKind K, PluginName Name>
+const PluginInfo* linked_entry();
+
+/// One plugin linked into the program (MPROC_LINK_PLUGIN makes one).
+struct LinkedPlugin {
+    EntryFunction* entry;
+    LinkedPlugin* next;  ///< set by link_plugin
+};
+
+/// Makes a plugin linked into the program known to the registry, which
+/// prefers it to any file of the same kind and name. Safe before main and
+/// before libmproc's own static objects are made (MPROC_LINK_PLUGIN calls
+/// it while the program's static objects are made).
+MPROC_API void link_plugin(LinkedPlugin& plugin) noexcept;
+
 }  // namespace mproc::plugin
 
 /// The version a plugin reports: the build's MPROC_PLUGIN_VERSION if it
@@ -150,4 +179,38 @@ void* make_plugin_singleton(const Host& host) {
         MPROC_PLUGIN_VERSION,                                                               \
         &::mproc::plugin::make_plugin_singleton<::mproc::plugin::PluginKind::kind, Class>}; \
     }                                                                                       \
-    MPROC_PLUGIN_EXPORT(mproc_plugin_info_)
+    MPROC_PLUGIN_EXPORT(mproc_plugin_info_)                                                 \
+    MPROC_PLUGIN_LINKABLE_(kind, name, mproc_plugin_info_)
+
+/// The entry a program links against (MPROC_LINK_PLUGIN, built-in plugins).
+#define MPROC_PLUGIN_LINKABLE_(kind, name, info)                                   \
+    namespace mproc::plugin {                                                       \
+    template <>                                                                     \
+    const PluginInfo* linked_entry<PluginKind::kind, name>() {                      \
+        return &(::info);                                                           \
+    }                                                                               \
+    }
+
+#define MPROC_PLUGIN_CAT2_(a, b) a##b
+#define MPROC_PLUGIN_CAT_(a, b) MPROC_PLUGIN_CAT2_(a, b)
+
+/// Links the plugin of this kind (start_method or serializer) and name into
+/// the program, at namespace scope in any one of its source files:
+///
+///   MPROC_LINK_PLUGIN(start_method, "thirdparty")
+///
+/// The plugin's code (its source, object or static library: whatever
+/// defines it with MPROC_PLUGIN_DEFINE) must be linked into the program;
+/// the registry then finds it before any file, in this program and in the
+/// spawn and forkserver children started from it (the same executable).
+#define MPROC_LINK_PLUGIN(kind, name)                                                   \
+    namespace mproc::plugin {                                                            \
+    template <>                                                                          \
+    const PluginInfo* linked_entry<PluginKind::kind, name>();                            \
+    }                                                                                    \
+    namespace {                                                                          \
+    ::mproc::plugin::LinkedPlugin MPROC_PLUGIN_CAT_(mproc_linked_plugin_, __LINE__) = {  \
+        &::mproc::plugin::linked_entry<::mproc::plugin::PluginKind::kind, name>, nullptr}; \
+    [[maybe_unused]] const bool MPROC_PLUGIN_CAT_(mproc_linked_plugin_made_, __LINE__) = \
+        (::mproc::plugin::link_plugin(MPROC_PLUGIN_CAT_(mproc_linked_plugin_, __LINE__)), true); \
+    }
