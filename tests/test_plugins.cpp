@@ -131,8 +131,7 @@ TEST_CASE("a plugin linked into the program is used before any file", "[plugins]
     CHECK(p.exitcode() == 7);  // the linked-in backend marked its child
 }
 
-TEST_CASE("list_plugins shows linked-in plugins and refuses a file of the same name",
-          "[plugins]") {
+TEST_CASE("list_plugins shows linked-in plugins and refuses a file of the same name", "[plugins]") {
     bool linked = false, file_refused = false, fork_file = false;
     for (const auto& p : mp::list_plugins()) {
         INFO(p.kind << " " << p.name << " " << p.origin << " " << p.file << " " << p.refused);

@@ -23,9 +23,9 @@ namespace mproc {
 
 /// One plugin this program has or found on its plugin path.
 struct PluginListing {
-    std::string kind;            ///< "start method" or "serializer"
-    std::string name;            ///< what get_context() or get_serializer() take
-    std::string origin;          ///< "built in" (libmproc), "linked in" (the program), or "" (a file)
+    std::string kind;    ///< "start method" or "serializer"
+    std::string name;    ///< what get_context() or get_serializer() take
+    std::string origin;  ///< "built in" (libmproc), "linked in" (the program), or "" (a file)
     std::filesystem::path file;  ///< the plugin file (empty for a built-in)
     std::string refused;         ///< why this one is not used; empty if it is
     /// True for a plugin in the program (built in or linked in), not a file.

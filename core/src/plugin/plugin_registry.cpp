@@ -113,8 +113,9 @@ bool check_descriptor(const plugin::PluginInfo* info, plugin::PluginKind kind,
 std::optional<LoadedPlugin> try_load(const fs::path& file, plugin::PluginKind kind,
                                      std::string_view name, std::string& why) {
     if (core_is_static()) {
-        why = "cannot be loaded: mproc is linked statically into this program (link the plugin "
-              "in instead: MPROC_LINK_PLUGIN, docs/plugins.md)";
+        why =
+            "cannot be loaded: mproc is linked statically into this program (link the plugin "
+            "in instead: MPROC_LINK_PLUGIN, docs/plugins.md)";
         return std::nullopt;
     }
     auto lib = std::make_unique<boost::dll::shared_library>();
@@ -283,8 +284,8 @@ const LoadedPlugin* find_and_load(plugin::PluginKind kind, std::string_view name
         }
         void* instance = info->factory(plugin_host());
         if (instance == nullptr) {
-            refusals.push_back(fmt::format("the {} {}'s factory returned nothing", origin,
-                                           kind_name(kind)));
+            refusals.push_back(
+                fmt::format("the {} {}'s factory returned nothing", origin, kind_name(kind)));
             return nullptr;
         }
         return &loaded_plugins().emplace(key, LoadedPlugin{{}, info, instance}).first->second;
@@ -322,11 +323,12 @@ const LoadedPlugin& load_plugin(plugin::PluginKind kind, std::string_view name) 
     std::string msg = fmt::format(
         "no {} named '{}' could be loaded; available: {}", kind_name(kind), name,
         available.empty() ? std::string("none") : fmt::format("{}", fmt::join(available, ", ")));
-    auto built = kind == plugin::PluginKind::start_method ? built_start_methods()
-                                                          : built_serializers();
+    auto built =
+        kind == plugin::PluginKind::start_method ? built_start_methods() : built_serializers();
     if (in_program(kind, name) == nullptr)
-        msg += fmt::format("; '{}' is not built into this program (this mproc was built with {}s: {})",
-                           name, kind_name(kind), built.empty() ? "none" : built);
+        msg +=
+            fmt::format("; '{}' is not built into this program (this mproc was built with {}s: {})",
+                        name, kind_name(kind), built.empty() ? "none" : built);
     for (const auto& r : refusals) msg += "; refused: " + r;
     if (refusals.empty()) {
         std::vector<std::string> dirs;
@@ -386,23 +388,28 @@ std::vector<PluginCatalogEntry> plugin_catalog() {
             std::sort(files.begin(), files.end());
             for (const auto& file : files) {
                 auto n = file.filename().string();
-                PluginCatalogEntry e{kind,
-                                     n.substr(prefix.size(), n.size() - prefix.size() - suffix.size()),
-                                     {}, file, {}};
+                PluginCatalogEntry e{
+                    kind,
+                    n.substr(prefix.size(), n.size() - prefix.size() - suffix.size()),
+                    {},
+                    file,
+                    {}};
                 if (const char* origin = nullptr; in_program(kind, e.name, &origin)) {
-                    e.refused = fmt::format("a {} {} named '{}' exists ({}): the file is not loaded",
-                                            origin == std::string_view("built in") ? "built-in"
-                                                                                    : "linked-in",
-                                            kind_name(kind), e.name, origin);
+                    e.refused = fmt::format(
+                        "a {} {} named '{}' exists ({}): the file is not loaded",
+                        origin == std::string_view("built in") ? "built-in" : "linked-in",
+                        kind_name(kind), e.name, origin);
                 } else {
                     std::vector<std::string> refusals;
                     auto* p = find_and_load(kind, e.name, refusals);
                     if (p == nullptr) {
                         e.refused = "cannot be loaded";
                         for (const auto& r : refusals)
-                            if (r.starts_with(file.string() + " ")) e.refused = r.substr(file.string().size() + 1);
+                            if (r.starts_with(file.string() + " "))
+                                e.refused = r.substr(file.string().size() + 1);
                     } else if (!fs::equivalent(p->file, file, ec)) {
-                        e.refused = fmt::format("not used: {} of the same name is", p->file.string());
+                        e.refused =
+                            fmt::format("not used: {} of the same name is", p->file.string());
                     }
                 }
                 out.push_back(std::move(e));

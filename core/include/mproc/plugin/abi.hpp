@@ -169,6 +169,8 @@ MPROC_API void link_plugin(LinkedPlugin& plugin) noexcept;
 /// Defines and exports a plugin: kind is start_method or serializer, name
 /// its name (equal to the file's <name>), Class the implementation (made
 /// once, from `const mproc::plugin::Host&` if it has such a constructor).
+/// Use it at global scope: it also defines linked_entry<kind, name>, so
+/// that the same code can be a file or linked in (MPROC_LINK_PLUGIN).
 #define MPROC_PLUGIN_DEFINE(kind, name, Class)                                              \
     namespace {                                                                             \
     const ::mproc::plugin::PluginInfo mproc_plugin_info_ = {                                \
@@ -183,19 +185,19 @@ MPROC_API void link_plugin(LinkedPlugin& plugin) noexcept;
     MPROC_PLUGIN_LINKABLE_(kind, name, mproc_plugin_info_)
 
 /// The entry a program links against (MPROC_LINK_PLUGIN, built-in plugins).
-#define MPROC_PLUGIN_LINKABLE_(kind, name, info)                                   \
-    namespace mproc::plugin {                                                       \
-    template <>                                                                     \
-    const PluginInfo* linked_entry<PluginKind::kind, name>() {                      \
-        return &(::info);                                                           \
-    }                                                                               \
+#define MPROC_PLUGIN_LINKABLE_(kind, name, info)               \
+    namespace mproc::plugin {                                  \
+    template <>                                                \
+    const PluginInfo* linked_entry<PluginKind::kind, name>() { \
+        return &(::info);                                      \
+    }                                                          \
     }
 
 #define MPROC_PLUGIN_CAT2_(a, b) a##b
 #define MPROC_PLUGIN_CAT_(a, b) MPROC_PLUGIN_CAT2_(a, b)
 
 /// Links the plugin of this kind (start_method or serializer) and name into
-/// the program, at namespace scope in any one of its source files:
+/// the program, at global scope in any one of its source files:
 ///
 ///   MPROC_LINK_PLUGIN(start_method, "thirdparty")
 ///
@@ -203,14 +205,14 @@ MPROC_API void link_plugin(LinkedPlugin& plugin) noexcept;
 /// defines it with MPROC_PLUGIN_DEFINE) must be linked into the program;
 /// the registry then finds it before any file, in this program and in the
 /// spawn and forkserver children started from it (the same executable).
-#define MPROC_LINK_PLUGIN(kind, name)                                                   \
-    namespace mproc::plugin {                                                            \
-    template <>                                                                          \
-    const PluginInfo* linked_entry<PluginKind::kind, name>();                            \
-    }                                                                                    \
-    namespace {                                                                          \
-    ::mproc::plugin::LinkedPlugin MPROC_PLUGIN_CAT_(mproc_linked_plugin_, __LINE__) = {  \
-        &::mproc::plugin::linked_entry<::mproc::plugin::PluginKind::kind, name>, nullptr}; \
-    [[maybe_unused]] const bool MPROC_PLUGIN_CAT_(mproc_linked_plugin_made_, __LINE__) = \
+#define MPROC_LINK_PLUGIN(kind, name)                                                            \
+    namespace mproc::plugin {                                                                    \
+    template <>                                                                                  \
+    const PluginInfo* linked_entry<PluginKind::kind, name>();                                    \
+    }                                                                                            \
+    namespace {                                                                                  \
+    ::mproc::plugin::LinkedPlugin MPROC_PLUGIN_CAT_(mproc_linked_plugin_, __LINE__) = {          \
+        &::mproc::plugin::linked_entry<::mproc::plugin::PluginKind::kind, name>, nullptr};       \
+    [[maybe_unused]] const bool MPROC_PLUGIN_CAT_(mproc_linked_plugin_made_, __LINE__) =         \
         (::mproc::plugin::link_plugin(MPROC_PLUGIN_CAT_(mproc_linked_plugin_, __LINE__)), true); \
     }
