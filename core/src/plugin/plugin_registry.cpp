@@ -174,24 +174,31 @@ const plugin::PluginInfo* in_program(plugin::PluginKind kind, std::string_view n
     return nullptr;
 }
 
+// The plugin files of a kind in one directory, sorted by name, each with
+// the plugin name its file name gives.
+std::vector<std::pair<std::string, fs::path>> plugin_files_in(const fs::path& dir,
+                                                              plugin::PluginKind kind) {
+    std::vector<std::pair<std::string, fs::path>> out;
+    auto prefix = plugin_file_prefix(kind);
+    auto suffix = plugin_file_suffix();
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        auto f = e.path().filename().string();
+        if (f.size() > prefix.size() + suffix.size() && f.starts_with(prefix) &&
+            f.ends_with(suffix))
+            out.emplace_back(f.substr(prefix.size(), f.size() - prefix.size() - suffix.size()),
+                             e.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 // Candidate names of a kind found on the search path, in order.
 std::vector<std::string> candidate_names(plugin::PluginKind kind) {
     std::vector<std::string> names;
-    auto prefix = plugin_file_prefix(kind);
-    auto suffix = plugin_file_suffix();
-    for (const auto& dir : plugin_search_path()) {
-        std::error_code ec;
-        std::vector<std::string> here;
-        for (const auto& e : fs::directory_iterator(dir, ec)) {
-            auto f = e.path().filename().string();
-            if (f.size() > prefix.size() + suffix.size() && f.starts_with(prefix) &&
-                f.ends_with(suffix))
-                here.push_back(f.substr(prefix.size(), f.size() - prefix.size() - suffix.size()));
-        }
-        std::sort(here.begin(), here.end());
-        for (auto& n : here)
+    for (const auto& dir : plugin_search_path())
+        for (auto& [n, file] : plugin_files_in(dir, kind))
             if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-    }
     return names;
 }
 
@@ -333,9 +340,12 @@ const LoadedPlugin& load_plugin(plugin::PluginKind kind, std::string_view name) 
     if (refusals.empty()) {
         std::vector<std::string> dirs;
         for (const auto& d : plugin_search_path()) dirs.push_back(d.string());
-        msg += fmt::format("; no file {}{}{} on the plugin path ({})", plugin_file_prefix(kind),
-                           name, plugin_file_suffix(),
-                           fmt::join(dirs, std::string(1, env::path_list_separator())));
+        msg += fmt::format(
+            "; no file {}{}{} on the plugin path ({})", plugin_file_prefix(kind), name,
+            plugin_file_suffix(),
+            dirs.empty()
+                ? std::string("which is empty")
+                : fmt::format("{}", fmt::join(dirs, std::string(1, env::path_list_separator()))));
     }
     throw PluginError(msg);
 }
@@ -374,31 +384,15 @@ std::vector<PluginCatalogEntry> plugin_catalog() {
         out.push_back(std::move(e));
     }
     for (auto kind : {plugin::PluginKind::start_method, plugin::PluginKind::serializer}) {
-        auto prefix = plugin_file_prefix(kind);
-        auto suffix = plugin_file_suffix();
         for (const auto& dir : plugin_search_path()) {
-            std::error_code ec;
-            std::vector<fs::path> files;
-            for (const auto& f : fs::directory_iterator(dir, ec)) {
-                auto n = f.path().filename().string();
-                if (n.size() > prefix.size() + suffix.size() && n.starts_with(prefix) &&
-                    n.ends_with(suffix))
-                    files.push_back(f.path());
-            }
-            std::sort(files.begin(), files.end());
-            for (const auto& file : files) {
-                auto n = file.filename().string();
-                PluginCatalogEntry e{
-                    kind,
-                    n.substr(prefix.size(), n.size() - prefix.size() - suffix.size()),
-                    {},
-                    file,
-                    {}};
+            for (const auto& [name, file] : plugin_files_in(dir, kind)) {
+                PluginCatalogEntry e{kind, name, {}, file, {}};
                 if (const char* origin = nullptr; in_program(kind, e.name, &origin)) {
-                    e.refused = fmt::format(
-                        "a {} {} named '{}' exists ({}): the file is not loaded",
-                        origin == std::string_view("built in") ? "built-in" : "linked-in",
-                        kind_name(kind), e.name, origin);
+                    bool builtin = origin == std::string_view("built in");
+                    e.refused =
+                        fmt::format("a {} {} named '{}' exists ({}): this file is not loaded",
+                                    builtin ? "built-in" : "linked-in", kind_name(kind), e.name,
+                                    builtin ? "compiled into libmproc" : "linked into the program");
                 } else {
                     std::vector<std::string> refusals;
                     auto* p = find_and_load(kind, e.name, refusals);
@@ -407,7 +401,7 @@ std::vector<PluginCatalogEntry> plugin_catalog() {
                         for (const auto& r : refusals)
                             if (r.starts_with(file.string() + " "))
                                 e.refused = r.substr(file.string().size() + 1);
-                    } else if (!fs::equivalent(p->file, file, ec)) {
+                    } else if (std::error_code ec; !fs::equivalent(p->file, file, ec)) {
                         e.refused =
                             fmt::format("not used: {} of the same name is", p->file.string());
                     }
