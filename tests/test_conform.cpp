@@ -40,6 +40,10 @@ void report_context(mp::Connection c) {
                       std::string(mp::get_context().get_start_method()), grandchild});
 }
 
+void report_repr(mp::Connection c) {
+    c.send(mp::current_process().repr());
+}
+
 void report_logger(mp::Connection c) {
     auto& l = mp::get_logger();
     c.send(std::tuple{l.level(), l.logs_to_stderr()});
@@ -180,6 +184,17 @@ TEST_CASE("a child reports and uses the start method of the context that made it
     CHECK(child == method);
     CHECK(child_ctx == method);
     CHECK(grandchild == method);  // its own processes are made with it
+}
+
+TEST_CASE("a context's child calls itself by the context's class, as its parent does",
+          "[context]") {
+    FOR_EACH_START_METHOD(ctx);
+    std::string method(ctx.get_start_method());
+    std::string cls = method == "forkserver"
+                          ? "ForkServerProcess"
+                          : char(std::toupper(method[0])) + method.substr(1) + "Process";
+    auto repr = ask_child<std::string>(ctx, report_repr);
+    CHECK_THAT(repr, Catch::Matchers::StartsWith("<" + cls + " name='" + cls + "-"));
 }
 
 TEST_CASE("a plain Process's child keeps the parent's default start method", "[context]") {

@@ -47,12 +47,12 @@ struct Payload {
     // The child's default start method: the concrete context's that made
     // it (Python's _force_start_method), else the parent's default.
     std::optional<std::string> start_method;
-    bool concrete = false;  // made by a context: named SpawnProcess-N...
+    std::string process_class;  // SpawnProcess... for the child's repr()
     TargetRef target;
     bytes args;
     MPROC_FIELDS(magic, name, identity, daemon, authkey, parent_pid, parent_name,
-                 parent_sentinel_slot, log_level, log_to_stderr, start_method, concrete, target,
-                 args)
+                 parent_sentinel_slot, log_level, log_to_stderr, start_method, process_class,
+                 target, args)
 };
 
 class ParentHandles final : public HandleTable {
@@ -182,7 +182,7 @@ void build_exec_payload(Process& self, const Target* target, ExecLaunch& out) {
     p.log_level = log.level();
     p.log_to_stderr = log.logs_to_stderr();
     auto* state = ProcessAccess::state(self);
-    p.concrete = state->concrete;
+    p.process_class = process_class(self, *state);
     if (state->concrete && state->backend != nullptr)
         p.start_method = std::string(state->backend->name());
     else
@@ -237,6 +237,7 @@ int run_exec_child(std::span<const std::byte> payload, std::span<const std::intp
         p.target.kind == TargetRef::none
             ? nullptr
             : std::make_unique<ReceivedTarget>(p.target, std::move(p.args), std::move(owned)));
+    ProcessAccess::state(*self)->exec_class = std::move(p.process_class);
     become_exec_child(*self, p.parent_name, p.parent_pid, parent_sentinel);
     bootstrap_run(*self);
 }

@@ -51,11 +51,18 @@ std::string class_name(const std::type_info& t) {
     return full;
 }
 
+std::string describe(const std::exception& e) {
+    return fmt::format("{}: {}", class_name(typeid(e)), e.what());
+}
+
+}  // namespace
+
 // The class name Python gives a process: a concrete context's class for a
 // plain Process made by a context (ForkProcess, SpawnProcess,
 // ForkServerProcess; another start method "name" gives NameProcess), else
 // the C++ class name.
 std::string process_class(const Process& p, const ProcessState& s) {
+    if (!s.exec_class.empty()) return s.exec_class;
     if (typeid(p) != typeid(Process) || !s.concrete || s.backend == nullptr)
         return class_name(typeid(p));
     std::string_view method = s.backend->name();
@@ -64,12 +71,6 @@ std::string process_class(const Process& p, const ProcessState& s) {
     if (!cls.empty() && cls[0] >= 'a' && cls[0] <= 'z') cls[0] = char(cls[0] - 'a' + 'A');
     return cls + "Process";
 }
-
-std::string describe(const std::exception& e) {
-    return fmt::format("{}: {}", class_name(typeid(e)), e.what());
-}
-
-}  // namespace
 
 [[gnu::hot]] std::vector<void (*)()>& exit_hooks() {
     static auto* hooks = new std::vector<void (*)()>();

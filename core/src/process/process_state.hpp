@@ -34,8 +34,9 @@ struct ProcessState {
     plugin::ContextBackend* backend = nullptr;
     std::unique_ptr<plugin::ProcessHandle> handle;  // set by start()
     bool closed = false;
-    bool concrete = false;  // made by a context (Python: ctx.Process is SpawnProcess...)
-    int sentinel_fd = -1;   // parent kind only: lazily opened pidfd of the parent
+    bool concrete = false;   // made by a context (Python: ctx.Process is SpawnProcess...)
+    std::string exec_class;  // an exec child's own record: its class as the parent named it
+    int sentinel_fd = -1;    // parent kind only: lazily opened pidfd of the parent
 
     // ProcessRegistry's links (under its mutex): the registry this started
     // child is listed in (nullptr: none), the Process object that owns it
@@ -57,6 +58,9 @@ struct ProcessAccess {
     static ProcessState* state(Process& p) { return p.state_.get(); }
     static void set_target(Process& p, std::unique_ptr<Target> t) { p.set_target(std::move(t)); }
 };
+
+/// The class name Python gives p ("Process", "SpawnProcess", a subclass's).
+std::string process_class(const Process& p, const ProcessState& s);
 
 /// The process whose code is running here (the started Process object in a
 /// fork child), or nullptr in the main process.
