@@ -69,6 +69,17 @@ void say(const char* what) {
     finalizer_out->send(std::string(what));
 }
 
+void pause_forever() {
+    for (;;) ::pause();
+}
+
+mp::Process* daemon_child = nullptr;
+
+// Whether the child's daemon is still alive, for the finalizers to say.
+std::string with_daemon_state(const char* what) {
+    return std::string(what) + (daemon_child->is_alive() ? " (daemon alive)" : " (daemon gone)");
+}
+
 // Registers finalizers of every kind; the parent reads the order they ran.
 void register_finalizers(mp::Connection c, bool throw_in_target) {
     finalizer_out = std::make_shared<mp::Connection>(std::move(c));
@@ -77,8 +88,11 @@ void register_finalizers(mp::Connection c, bool throw_in_target) {
     keep.emplace_back([] { say("b10"); }, 10);
     keep.emplace_back([] { say("c5"); }, 5);
     keep.emplace_back([] { say("never: no priority"); });
-    keep.emplace_back([] { say("e0"); }, 0);
-    keep.emplace_back([] { say("f-1"); }, -1);
+    // Priority >= 0 run before the daemons are terminated, the others after.
+    daemon_child = new mp::Process({.daemon = true}, pause_forever);
+    daemon_child->start();
+    keep.emplace_back([] { say(with_daemon_state("e0").c_str()); }, 0);
+    keep.emplace_back([] { say(with_daemon_state("f-1").c_str()); }, -1);
     keep.emplace_back([] { throw std::runtime_error("a failing finalizer"); }, 7);
     mp::util::Finalize early([] { say("early"); }, 20);
     early();
@@ -250,8 +264,8 @@ TEST_CASE("util::Finalize: priorities, order, once, cancel, run at a child's exi
         CHECK(p.exitcode() == (throw_in_target ? 1 : 0));
         // Higher first, equal ones newest first; the failing one (7) is
         // reported and the rest go on; negative ones after the children.
-        CHECK(got ==
-              std::vector<std::string>{"early", "inactive", "b10", "a10", "c5", "e0", "f-1"});
+        CHECK(got == std::vector<std::string>{"early", "inactive", "b10", "a10", "c5",
+                                              "e0 (daemon alive)", "f-1 (daemon gone)"});
     }
     CHECK(parents.still_active());
     CHECK(parents.repr() == "<Finalize object, exitpriority=100>");
