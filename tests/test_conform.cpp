@@ -300,6 +300,17 @@ TEST_CASE("util::Finalize in this process: called early it runs once; unprioriti
     CHECK_FALSE(g.still_active());
 }
 
+TEST_CASE("util::Finalize hooks run at the main program's exit, in Python's order", "[process]") {
+    std::string cmd = std::string(MPROC_TEST_EXEC_HELPER) + " --finalizers";
+    FILE* f = ::popen(cmd.c_str(), "r");
+    REQUIRE(f != nullptr);
+    std::string out;
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, f)) out += buf;
+    CHECK(::pclose(f) == 0);
+    CHECK(out == "main returns\nhigh, registered later\nhigh\nlow\n");
+}
+
 TEST_CASE(
     "atexit handlers a child registers run when it ends normally, not after _exit or a "
     "signal",
