@@ -116,6 +116,7 @@ void register_atexit(mp::Connection w, std::string how, mp::Connection ready, mp
     ready.send(1);
     if (how == "_exit") ::_exit(3);
     if (how == "exit") mp::exit(4);
+    if (how == "std::exit") std::exit(6);         // no finalizers, but atexit, and the code
     if (how == "killed") (void)hold.recv<int>();  // killed while waiting
 }
 
@@ -318,7 +319,7 @@ TEST_CASE(
     FOR_EACH_START_METHOD(ctx);
     static const bool registered = (std::atexit(&parent_probe), true);
     (void)registered;
-    for (std::string how : {"return", "exit", "_exit", "killed"}) {
+    for (std::string how : {"return", "exit", "std::exit", "_exit", "killed"}) {
         INFO("the child ends by " << how);
         auto [r, w] = ctx.Pipe(false);
         auto [hold_r, hold_w] = ctx.Pipe(false);
@@ -341,8 +342,8 @@ TEST_CASE(
         std::string probe = mp::test::read_all(fds[0]);
         ::close(fds[0]);
         CHECK(probe.empty());  // the parent's handler never runs in a child
-        if (how == "return" || how == "exit") {
-            CHECK(p.exitcode() == (how == "exit" ? 4 : 0));
+        if (how == "return" || how == "exit" || how == "std::exit") {
+            CHECK(p.exitcode() == (how == "exit" ? 4 : how == "std::exit" ? 6 : 0));
             CHECK(out == "atexit ran\n");
         } else {
             CHECK(p.exitcode() == (how == "_exit" ? 3 : -SIGKILL));

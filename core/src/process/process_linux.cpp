@@ -109,20 +109,25 @@ int open_parent_sentinel(int parent_pid) {
 
 namespace {
 int child_exit_code = 0;
+bool child_ending = false;
 // Registered before the target runs: reached after the child's own
-// handlers, it ends the process before any inherited one runs.
-[[gnu::hot]] void end_at_mark(void*) {
+// handlers, it ends the process before any inherited one runs. glibc calls
+// the exit list's functions with the status too (its exit_function's
+// signature): the code a std::exit(n) in the target gave.
+[[gnu::hot]] void end_at_mark(void*, int status) {
     flush_std_streams();
-    ::_exit(child_exit_code);
+    ::_exit(child_ending ? child_exit_code : status);
 }
 }  // namespace
 
 [[gnu::hot]] void mark_child_atexit() {
-    __cxa_atexit(&end_at_mark, nullptr, &__dso_handle);
+    __cxa_atexit(reinterpret_cast<void (*)(void*)>(reinterpret_cast<void (*)()>(&end_at_mark)),
+                 nullptr, &__dso_handle);
 }
 
 [[noreturn]] void end_child(int code) {
     child_exit_code = code;
+    child_ending = true;
     // The handlers registered with atexit (and the destructors of statics
     // made since), newest first, down to the mark; unlike exit(), no
     // thread_local destructors of a fork parent's thread.
