@@ -151,7 +151,8 @@ SwapKey forkserver_swap_key() {
             return 0;
         },
         &path);
-    if (path.empty()) return nullptr;
+    if (path.empty())  // linked in rather than loaded from a file
+        return reinterpret_cast<SwapKey>(::dlsym(RTLD_DEFAULT, "mproc_forkserver_swap_authkey"));
     void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
     if (h == nullptr) return nullptr;
     auto f = reinterpret_cast<SwapKey>(::dlsym(h, "mproc_forkserver_swap_authkey"));
