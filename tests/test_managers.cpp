@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -516,6 +517,8 @@ TEST_CASE("Manager server ends when its owner is killed", "[managers]") {
     auto owner = ctx.Process(owner_of_manager, b);
     owner.start();
     b.close();
+    std::set<int> ours;  // the children we had (the owner, our forkserver)
+    for (const auto& c : mp::test::children()) ours.insert(c.pid);
     REQUIRE(a.poll(60s));
     const int server = a.recv<int>();
     CHECK(running(server));
@@ -527,6 +530,17 @@ TEST_CASE("Manager server ends when its owner is killed", "[managers]") {
     // The orphaned server became our child (the tests are a subreaper),
     // unless the forkserver started it: reap it.
     ::waitpid(server, nullptr, WNOHANG);
+    // Under forkserver the owner's default start method is forkserver too
+    // (as in Python), so its own forkserver's server is orphaned to us as
+    // well; it ends at once (its owner is gone): reap it.
+    auto orphans_ended = [&] {
+        for (const auto& c : mp::test::children())
+            if (!ours.count(c.pid) && c.state != 'Z') return false;
+        return true;
+    };
+    wait_until(orphans_ended, 10);
+    for (const auto& c : mp::test::children())
+        if (!ours.count(c.pid)) ::waitpid(c.pid, nullptr, 0);
 }
 
 TEST_CASE("Manager hostile clients cannot stall the others", "[managers]") {

@@ -430,7 +430,7 @@ TEST_CASE("locks, semaphores and conditions print as Python's do", "[sync]") {
     CHECK(fmt::format("{}", l) == "<Lock(owner=MainProcess)>");
     std::string other;
     std::thread([&] { other = l.repr(); }).join();
-    CHECK(other == "<Lock(owner=SomeOtherProcess)>");
+    CHECK(other == "<Lock(owner=SomeOtherThread)>");  // Python's text
     l.release();
     mp::RLock r;
     CHECK(r.repr() == "<RLock(None, 0)>");

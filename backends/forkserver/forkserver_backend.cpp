@@ -10,9 +10,22 @@
 // (Python's: status, or -signal) on the same connection, which is the
 // child's sentinel.
 //
+// Each request is authenticated (Python 3.14's forkserver authenticates its
+// requests too): the program starts the server with a random key (through a
+// pipe, never on the command line) and sends it with each request; the server
+// compares it in constant time and answers a wrong one with pid -1, which
+// makes start() throw AuthenticationError. Sending the key itself, where
+// Python runs an HMAC challenge both ways (three round trips), is as safe
+// here: the listening socket was made by the program and handed only to the
+// server, so no one else can accept the request and read the key, and a
+// Unix socket cannot be sniffed; it costs no round trip.
+//
 // The server ends when the program does, SIGKILL included: it watches a pipe
-// whose write end only the program holds. If the server was killed, the next
-// start() starts a new one; children of the dead server report exit code 255.
+// whose write end only the program holds. It ignores SIGINT (Python: "protect
+// the process from ^C"), so a Ctrl-C in a terminal leaves it, and the exit
+// codes it reports, alone; its children get SIGINT's default action back. If
+// the server was killed, the next start() starts a new one; children of the
+// dead server report exit code 255.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -24,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -33,6 +47,7 @@
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -51,6 +66,8 @@ using mproc::plugin::NativeHandle;
 
 constexpr std::size_t max_handles = mproc::plugin::max_passed_handles;
 constexpr std::uint64_t max_payload = std::uint64_t(1) << 30;
+constexpr std::size_t authkey_size = 32;  // Python's _AUTHKEY_LEN
+constexpr std::int32_t refused = -1;      // the pid answered to a wrong key
 
 [[noreturn]] void fail(const char* what) {
     throw std::system_error(errno, std::generic_category(), what);
@@ -73,7 +90,17 @@ struct RequestHeader {
     std::uint64_t payload_size;
     std::uint32_t handle_count;
     std::uint32_t reserved;
+    std::array<std::byte, authkey_size> key;  // the server's, if the requester knows it
 };
+
+// Compares keys in time independent of where they differ.
+bool same_key(std::span<const std::byte> a, std::span<const std::byte> b) {
+    if (a.size() != b.size()) return false;
+    volatile unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff = diff | static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
 
 // A child of the server, seen from the program.
 class ForkserverProcess final : public mproc::plugin::ProcessHandle {
@@ -102,6 +129,7 @@ class ForkserverProcess final : public mproc::plugin::ProcessHandle {
 
     void terminate() override { signal(SIGTERM); }
     void kill() override { signal(SIGKILL); }
+    void interrupt() override { signal(SIGINT); }
     NativeHandle sentinel() const override { return sock_; }
 
     void close() noexcept override {
@@ -148,12 +176,19 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
         // A server killed a moment ago may still accept and then close the
         // request: then it is replaced and the request made once more.
         for (int attempt = 0;; ++attempt) {
-            int sock = connect_to_server();
+            std::vector<std::byte> key;
+            int sock = connect_to_server(key);
             try {
-                send_request(sock, req);
+                send_request(sock, req, key);
                 std::int32_t pid;
-                if (read_exact(sock, &pid, sizeof pid))
+                if (read_exact(sock, &pid, sizeof pid)) {
+                    if (pid == refused) {
+                        ::close(sock);
+                        throw mproc::AuthenticationError(
+                            "the forkserver refused the request: wrong authentication key");
+                    }
                     return std::make_unique<ForkserverProcess>(pid, sock);
+                }
             } catch (const std::system_error&) {
                 if (attempt > 0) {
                     ::close(sock);
@@ -170,12 +205,23 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
 
     int run_helper(int argc, char** argv) override;
 
+    /// The one instance, once made.
+    static ForkserverBackend* instance() { return self_; }
+
+    // Exchanges the key this program authenticates with (test hook).
+    void swap_authkey(std::vector<std::byte>& key) {
+        std::lock_guard lock(mutex_);
+        authkey_.swap(key);
+    }
+
   private:
-    // Connects to the running server, starting (or restarting) it first.
-    int connect_to_server() {
+    // Connects to the running server, starting (or restarting) it first;
+    // sets key to the one to authenticate with.
+    int connect_to_server(std::vector<std::byte>& key) {
         std::lock_guard lock(mutex_);
         for (int attempt = 0; attempt < 2; ++attempt) {
             ensure_running();
+            key = authkey_;
             int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
             if (s < 0) fail("socket");
             sockaddr_un addr;
@@ -214,27 +260,36 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
         if (listener < 0) fail("socket");
         sockaddr_un addr;
         socklen_t len = abstract_address(socket_name_, addr);
-        int alive[2];
+        int alive[2] = {-1, -1}, keypipe[2] = {-1, -1};
         if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-            ::listen(listener, 128) != 0 || ::pipe2(alive, O_CLOEXEC) != 0) {
+            ::listen(listener, 128) != 0 || ::pipe2(alive, O_CLOEXEC) != 0 ||
+            ::pipe2(keypipe, O_CLOEXEC) != 0) {
             int e = errno;
-            ::close(listener);
+            for (int fd : {listener, alive[0], alive[1]})
+                if (fd >= 0) ::close(fd);
             errno = e;
             fail("forkserver socket");
         }
+        // The key goes through a pipe (it fits in the pipe's buffer).
+        std::vector<std::byte> key(authkey_size);
+        if (::getrandom(key.data(), key.size(), 0) != ssize_t(key.size())) key.clear();
+        bool key_sent =
+            !key.empty() && ::write(keypipe[1], key.data(), key.size()) == ssize_t(key.size());
+        ::close(keypipe[1]);
         std::vector<std::string> args{mproc::plugin::helper_flag, "forkserver"};
         for (const auto& lib : host_.forkserver_preload()) args.push_back(lib);
-        int pass[2] = {listener, alive[0]};
+        int pass[3] = {listener, alive[0], keypipe[0]};
         try {
+            if (!key_sent) fail("forkserver key");
             server_pid_ = mproc::posix::spawn_program(host_, args, pass);
         } catch (...) {
-            ::close(listener);
-            ::close(alive[0]);
-            ::close(alive[1]);
+            for (int fd : {listener, alive[0], alive[1], keypipe[0]}) ::close(fd);
             throw;
         }
+        authkey_ = std::move(key);
         ::close(listener);
         ::close(alive[0]);
+        ::close(keypipe[0]);
         alive_w_ = alive[1];
         static std::once_flag cleanup_once;
         std::call_once(cleanup_once, [this] { host_.at_process_exit(&stop_at_exit); });
@@ -250,8 +305,10 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
 
     static void stop_at_exit();
 
-    void send_request(int sock, const mproc::plugin::LaunchRequest& req) {
-        RequestHeader h{req.payload.size(), std::uint32_t(req.handles.size()), 0};
+    void send_request(int sock, const mproc::plugin::LaunchRequest& req,
+                      std::span<const std::byte> key) {
+        RequestHeader h{req.payload.size(), std::uint32_t(req.handles.size()), 0, {}};
+        std::copy_n(key.begin(), std::min(key.size(), h.key.size()), h.key.begin());
         std::vector<int> fds(req.handles.begin(), req.handles.end());
         if (mproc::plugin::send_with_handles(sock, std::as_bytes(std::span(&h, 1)), fds) !=
             long(sizeof h))
@@ -265,7 +322,8 @@ class ForkserverBackend final : public mproc::posix::PosixBackend {
     pid_t owner_pid_ = ::getpid();  // the process that started server_pid_
     pid_t server_pid_ = -1;
     int alive_w_ = -1;
-    std::string socket_name_;  // in the abstract namespace
+    std::string socket_name_;         // in the abstract namespace
+    std::vector<std::byte> authkey_;  // the running server's
 };
 
 ForkserverBackend* ForkserverBackend::self_ = nullptr;
@@ -282,6 +340,7 @@ void ForkserverBackend::stop_at_exit() {
 
 struct Server {
     const mproc::plugin::Host& host;
+    std::vector<std::byte> authkey;
     int listener = 3;
     int alive = 4;
     int signals = -1;
@@ -308,6 +367,11 @@ struct Server {
             drop();
             return;
         }
+        if (!same_key(h.key, authkey)) {
+            (void)::send(client, &refused, sizeof refused, MSG_NOSIGNAL);
+            drop();
+            return;
+        }
         pid_t pid = ::fork();
         if (pid < 0) {
             drop();
@@ -323,6 +387,7 @@ struct Server {
             sigemptyset(&none);
             ::sigprocmask(SIG_SETMASK, &none, nullptr);
             ::signal(SIGCHLD, SIG_DFL);
+            ::signal(SIGINT, SIG_DFL);  // the server's protection is not the child's
             // As under spawn: the handles at 3, 4, ... and nothing else open.
             int above = 3 + int(handles.size());
             for (auto& fd : handles) fd = ::fcntl(int(fd), F_DUPFD_CLOEXEC, above);
@@ -399,12 +464,36 @@ struct Server {
 
 int ForkserverBackend::run_helper(int argc, char** argv) {
     if (argc < 3) throw mproc::ValueError("forkserver: malformed command line");
+    // Python: "protect the process from ^C"; children get the default back.
+    ::signal(SIGINT, SIG_IGN);
+    constexpr int key_fd = 5;  // after the listener (3) and the alive pipe (4)
+    std::vector<std::byte> key(authkey_size);
+    if (!read_exact(key_fd, key.data(), key.size()))
+        throw mproc::ValueError("forkserver: no authentication key from the program");
+    ::close(key_fd);
     for (int i = 3; i < argc; ++i)
         if (::dlopen(argv[i], RTLD_NOW | RTLD_GLOBAL) == nullptr)
             std::fprintf(stderr, "mproc forkserver: cannot preload %s: %s\n", argv[i], ::dlerror());
     host_.default_serializer();  // loaded once here, not in every child
-    Server server{host_};
+    Server server{host_, std::move(key)};
     return server.run();
 }
 
 MPROC_PLUGIN_DEFINE(start_method, "forkserver", ForkserverBackend)
+
+// Test hook: exchanges the key this program authenticates to its forkserver
+// with the key_size bytes at key (Python's tests patch
+// _forkserver._forkserver_authkey the same way). Returns false if the
+// forkserver start method is not loaded or no server has been started.
+extern "C" __attribute__((visibility("default"))) bool mproc_forkserver_swap_authkey(
+    std::byte* key, std::size_t key_size) {
+    if (ForkserverBackend::instance() == nullptr || key_size != authkey_size) return false;
+    std::vector<std::byte> k(key, key + key_size);
+    ForkserverBackend::instance()->swap_authkey(k);
+    if (k.size() != key_size) {  // no server yet: put the empty key back
+        ForkserverBackend::instance()->swap_authkey(k);
+        return false;
+    }
+    std::copy(k.begin(), k.end(), key);
+    return true;
+}

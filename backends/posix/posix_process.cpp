@@ -19,6 +19,9 @@ void PosixProcess::terminate() {
 void PosixProcess::kill() {
     signal(SIGKILL);
 }
+void PosixProcess::interrupt() {
+    signal(SIGINT);
+}
 
 int exitcode_from_status(int status) {
     if (WIFSIGNALED(status)) return -WTERMSIG(status);

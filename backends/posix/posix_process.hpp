@@ -33,6 +33,7 @@ class PosixProcess final : public plugin::ProcessHandle {
     std::optional<int> wait(Timeout timeout) override;
     void terminate() override;
     void kill() override;
+    void interrupt() override;
     plugin::NativeHandle sentinel() const override { return pidfd_; }
     void close() noexcept override;
 

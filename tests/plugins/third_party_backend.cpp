@@ -46,6 +46,9 @@ class Child final : public mproc::plugin::ProcessHandle {
     void kill() override {
         if (!code_) ::kill(pid_, SIGKILL);
     }
+    void interrupt() override {
+        if (!code_) ::kill(pid_, SIGINT);
+    }
     mproc::plugin::NativeHandle sentinel() const override { return pidfd_; }
     void close() noexcept override {
         if (pidfd_ >= 0) ::close(pidfd_);

@@ -36,4 +36,5 @@
 #include <mproc/shared_memory.hpp>
 #include <mproc/sharedctypes.hpp>
 #include <mproc/timeout.hpp>
+#include <mproc/util.hpp>
 #include <mproc/wait.hpp>

@@ -15,6 +15,7 @@
 #include "base/record_pool.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "process/exec_child.hpp"
+#include "process/process_state.hpp"
 
 namespace mproc {
 
@@ -46,6 +47,16 @@ namespace {
 
 detail::ForkGuardedMutex default_mutex;
 std::optional<std::string> actual_default;  // set once the default is fixed
+
+// Applies the start method a fork child was started with by a concrete
+// context (Python's _force_start_method in _bootstrap), once, on first use:
+// the child itself only wrote a pointer.
+void apply_inherited_method() {
+    if (const auto* b = detail::inherited_start_method) {
+        detail::inherited_start_method = nullptr;
+        actual_default = std::string(b->name());
+    }
+}
 
 std::string platform_default() {
     // Python's default on Linux (up to 3.13) is fork.
@@ -86,6 +97,7 @@ Context Context::get_context(std::optional<std::string_view> method) const {
 
 void set_start_method(std::string_view method, bool force) {
     std::unique_lock lock(default_mutex);
+    apply_inherited_method();
     if (actual_default && !force) throw ValueError("context has already been set");
     lock.unlock();
     get_context(method);  // loads it, or throws naming what is available
@@ -95,11 +107,13 @@ void set_start_method(std::string_view method, bool force) {
 
 void detail::set_default_start_method(std::string name) {
     std::lock_guard lock(default_mutex);
+    inherited_start_method = nullptr;
     actual_default = std::move(name);
 }
 
 std::optional<std::string> get_start_method(bool allow_none) {
     std::lock_guard lock(default_mutex);
+    apply_inherited_method();
     if (!actual_default) {
         if (allow_none) return std::nullopt;
         actual_default = platform_default();
@@ -112,6 +126,7 @@ std::vector<std::string> get_all_start_methods() {
     std::string def;
     {
         std::lock_guard lock(default_mutex);
+        apply_inherited_method();
         def = actual_default.value_or(platform_default());
     }
     // Python's order (its _concrete_contexts), the default moved first.

@@ -14,6 +14,7 @@
 #include "base/environment.hpp"
 #include "process/function_locator.hpp"
 #include "process/process_state.hpp"
+#include "serialization/exact_tuples.hpp"
 
 namespace mproc::detail {
 
@@ -40,12 +41,18 @@ struct Payload {
     int parent_pid = 0;
     std::string parent_name;
     std::int64_t parent_sentinel_slot = -1;
-    int log_level = -1;  // -1: the parent did not log to stderr
+    // The logger's level and handler, as Python's get_preparation_data.
+    int log_level = 0;
+    bool log_to_stderr = false;
+    // The child's default start method: the concrete context's that made
+    // it (Python's _force_start_method), else the parent's default.
     std::optional<std::string> start_method;
+    std::string process_class;  // SpawnProcess... for the child's repr()
     TargetRef target;
     bytes args;
     MPROC_FIELDS(magic, name, identity, daemon, authkey, parent_pid, parent_name,
-                 parent_sentinel_slot, log_level, start_method, target, args)
+                 parent_sentinel_slot, log_level, log_to_stderr, start_method, process_class,
+                 target, args)
 };
 
 class ParentHandles final : public HandleTable {
@@ -172,8 +179,14 @@ void build_exec_payload(Process& self, const Target* target, ExecLaunch& out) {
     p.parent_pid = current_pid();
     p.parent_name = cur.name();
     auto& log = get_logger();
-    p.log_level = log.logs_to_stderr() ? log.level() : -1;
-    p.start_method = get_start_method(true);
+    p.log_level = log.level();
+    p.log_to_stderr = log.logs_to_stderr();
+    auto* state = ProcessAccess::state(self);
+    p.process_class = process_class(self, *state);
+    if (state->concrete && state->backend != nullptr)
+        p.start_method = std::string(state->backend->name());
+    else
+        p.start_method = get_start_method(true);
 
     ParentHandles table(out.handles);
     out.own_sentinel = open_own_sentinel();
@@ -183,6 +196,7 @@ void build_exec_payload(Process& self, const Target* target, ExecLaunch& out) {
         args->handles = &table;
         ExecTarget t;
         std::string why;
+        ExactTuples exact;  // an mproc::object tuple arrives as a tuple
         if (!target->to_exec(*args, t, why)) throw ValueError(why);
         p.target = describe_target(t.function, t.trampoline);
         auto data = args->data();
@@ -215,15 +229,17 @@ int run_exec_child(std::span<const std::byte> payload, std::span<const std::intp
     if (p.parent_sentinel_slot >= 0 && std::size_t(p.parent_sentinel_slot) < owned.size())
         parent_sentinel = int(std::exchange(owned[std::size_t(p.parent_sentinel_slot)], -1));
 
-    if (p.log_level >= 0) log_to_stderr(p.log_level);
+    if (p.log_level != logging::NOTSET) get_logger().set_level(p.log_level);
+    if (p.log_to_stderr) log_to_stderr();
     if (p.start_method) set_default_start_method(*p.start_method);  // loaded when used
     Process* self = make_exec_child(
         p.name, p.identity, p.daemon, p.authkey,
         p.target.kind == TargetRef::none
             ? nullptr
             : std::make_unique<ReceivedTarget>(p.target, std::move(p.args), std::move(owned)));
+    ProcessAccess::state(*self)->exec_class = std::move(p.process_class);
     become_exec_child(*self, p.parent_name, p.parent_pid, parent_sentinel);
-    return bootstrap_run(*self);
+    bootstrap_run(*self);
 }
 
 }  // namespace mproc::detail

@@ -30,7 +30,8 @@ struct ExecLaunch {
 void build_exec_payload(Process& self, const Target* target, ExecLaunch& out);
 
 /// In a new program: becomes the child described by payload and runs it;
-/// returns the exit code. Takes ownership of the handles.
+/// ends the process when the child does (returns 1 only if the message is
+/// malformed). Takes ownership of the handles.
 int run_exec_child(std::span<const std::byte> payload, std::span<const std::intptr_t> handles);
 
 /// What an exec child's command line points at: its bootstrap message and

@@ -14,6 +14,7 @@
 
 #include <mproc/context.hpp>
 #include <mproc/logging.hpp>
+#include <mproc/util.hpp>
 
 #include "base/fork_guard.hpp"
 #include "base/logging_hooks.hpp"
@@ -31,6 +32,7 @@ ProcessState::~ProcessState() {
 }
 
 Process* current = nullptr;
+const plugin::ContextBackend* inherited_start_method = nullptr;
 
 namespace {
 
@@ -49,11 +51,18 @@ std::string class_name(const std::type_info& t) {
     return full;
 }
 
+std::string describe(const std::exception& e) {
+    return fmt::format("{}: {}", class_name(typeid(e)), e.what());
+}
+
+}  // namespace
+
 // The class name Python gives a process: a concrete context's class for a
 // plain Process made by a context (ForkProcess, SpawnProcess,
 // ForkServerProcess; another start method "name" gives NameProcess), else
 // the C++ class name.
 std::string process_class(const Process& p, const ProcessState& s) {
+    if (!s.exec_class.empty()) return s.exec_class;
     if (typeid(p) != typeid(Process) || !s.concrete || s.backend == nullptr)
         return class_name(typeid(p));
     std::string_view method = s.backend->name();
@@ -62,12 +71,6 @@ std::string process_class(const Process& p, const ProcessState& s) {
     if (!cls.empty() && cls[0] >= 'a' && cls[0] <= 'z') cls[0] = char(cls[0] - 'a' + 'A');
     return cls + "Process";
 }
-
-std::string describe(const std::exception& e) {
-    return fmt::format("{}: {}", class_name(typeid(e)), e.what());
-}
-
-}  // namespace
 
 [[gnu::hot]] std::vector<void (*)()>& exit_hooks() {
     static auto* hooks = new std::vector<void (*)()>();
@@ -97,6 +100,7 @@ std::string logged_process_name() {
     auto& log = get_logger();
     log.info("process shutting down");
     log.debug("running all \"atexit\" finalizers with priority >= 0");
+    util::run_finalizers(0);
     for (Process* p : active_children()) {
         if (p->daemon()) {
             log.info("calling terminate() for daemon {}", p->name());
@@ -108,6 +112,7 @@ std::string logged_process_name() {
         p->join();
     }
     log.debug("running the remaining \"atexit\" finalizers");
+    util::run_finalizers();
     for (auto hook : exit_hooks()) hook();
 }
 
@@ -175,6 +180,9 @@ Process* parent_record() {
 
 [[gnu::hot]] void become_child(Process& self, std::string_view parent_name, int parent_pid) {
     become(self, parent_name, parent_pid, -1);
+    // A concrete context's child reports and uses that context's method (a
+    // plain Process's child keeps the parent's default, already in memory).
+    if (auto* s = ProcessAccess::state(self); s->concrete) inherited_start_method = s->backend;
     redirect_stdin_to_devnull();
 }
 
@@ -184,9 +192,10 @@ void become_exec_child(Process& self, std::string parent_name, int parent_pid,
     become(self, exec_parent_name, parent_pid, parent_sentinel);
 }
 
-[[gnu::hot]] int bootstrap_run(Process& self) {
+[[noreturn, gnu::hot]] void bootstrap_run(Process& self) {
     auto& log = get_logger();
     int code = 0;
+    mark_child_atexit();  // what run() registers with std::atexit runs at the end
     try {
         log.info("child process calling self.run()");
         self.run();
@@ -209,7 +218,7 @@ void become_exec_child(Process& self, std::string parent_name, int parent_pid,
     }
     log.info("process exiting with exitcode {}", code);
     flush_std_streams();
-    return code;
+    end_child(code);
 }
 
 }  // namespace detail
@@ -228,7 +237,7 @@ struct ForkLaunch {
 [[gnu::hot]] int fork_child_main(void* arg) {
     auto* l = static_cast<ForkLaunch*>(arg);
     detail::become_child(*l->self, l->parent_name, l->parent_pid);
-    return detail::bootstrap_run(*l->self);
+    detail::bootstrap_run(*l->self);
 }
 
 // "1:2:3", built without fmt: start() names the process with it, and fmt's
@@ -412,7 +421,7 @@ void Process::kill() {
 
 void Process::interrupt() {
     auto& h = started(checked(state_));
-    if (!h.poll()) detail::send_interrupt(h.pid());  // Python: only while returncode is None
+    if (!h.poll()) h.interrupt();  // Python: only while returncode is None
 }
 
 void Process::close() {

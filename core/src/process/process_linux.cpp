@@ -22,6 +22,13 @@
 #include "base/poll_linux.hpp"
 #include "process/process_state.hpp"
 
+// The C++ ABI's exit list, called directly: std::atexit is linked
+// statically into libmproc and would reach it through a lazily bound PLT
+// entry, that is the dynamic linker in every fork child (see meson.build).
+extern "C" int __cxa_atexit(void (*fn)(void*), void* arg, void* dso);
+extern "C" void __cxa_finalize(void* dso);
+extern "C" __attribute__((visibility("hidden"))) void* __dso_handle;
+
 namespace mproc {
 
 int cpu_count() {
@@ -100,14 +107,37 @@ int open_parent_sentinel(int parent_pid) {
     return fd;
 }
 
-int open_own_sentinel() {
-    return int(::syscall(SYS_pidfd_open, ::getpid(), 0));
+namespace {
+int child_exit_code = 0;
+bool child_ending = false;
+// Registered before the target runs: reached after the child's own
+// handlers, it ends the process before any inherited one runs. glibc calls
+// the exit list's functions with the status too (its exit_function's
+// signature): the code a std::exit(n) in the target gave.
+[[gnu::hot]] void end_at_mark(void*, int status) {
+    flush_std_streams();
+    ::_exit(child_ending ? child_exit_code : status);
+}
+}  // namespace
+
+[[gnu::hot]] void mark_child_atexit() {
+    __cxa_atexit(reinterpret_cast<void (*)(void*)>(reinterpret_cast<void (*)()>(&end_at_mark)),
+                 nullptr, &__dso_handle);
 }
 
-void send_interrupt(int pid) {
-    // The caller saw the child unreaped, so the pid is still the child's.
-    if (::kill(pid, SIGINT) != 0 && errno != ESRCH)
-        throw std::system_error(errno, std::generic_category(), "kill(SIGINT)");
+[[noreturn]] void end_child(int code) {
+    child_exit_code = code;
+    child_ending = true;
+    // The handlers registered with atexit (and the destructors of statics
+    // made since), newest first, down to the mark; unlike exit(), no
+    // thread_local destructors of a fork parent's thread.
+    __cxa_finalize(nullptr);
+    flush_std_streams();
+    ::_exit(code);
+}
+
+int open_own_sentinel() {
+    return int(::syscall(SYS_pidfd_open, ::getpid(), 0));
 }
 
 bool sentinel_ready(int fd, Timeout timeout) {

@@ -34,8 +34,9 @@ struct ProcessState {
     plugin::ContextBackend* backend = nullptr;
     std::unique_ptr<plugin::ProcessHandle> handle;  // set by start()
     bool closed = false;
-    bool concrete = false;  // made by a context (Python: ctx.Process is SpawnProcess...)
-    int sentinel_fd = -1;   // parent kind only: lazily opened pidfd of the parent
+    bool concrete = false;   // made by a context (Python: ctx.Process is SpawnProcess...)
+    std::string exec_class;  // an exec child's own record: its class as the parent named it
+    int sentinel_fd = -1;    // parent kind only: lazily opened pidfd of the parent
 
     // ProcessRegistry's links (under its mutex): the registry this started
     // child is listed in (nullptr: none), the Process object that owns it
@@ -58,13 +59,26 @@ struct ProcessAccess {
     static void set_target(Process& p, std::unique_ptr<Target> t) { p.set_target(std::move(t)); }
 };
 
+/// The class name Python gives p ("Process", "SpawnProcess", a subclass's).
+std::string process_class(const Process& p, const ProcessState& s);
+
 /// The process whose code is running here (the started Process object in a
 /// fork child), or nullptr in the main process.
 extern Process* current;
+/// In a fork child started by a concrete context (ctx.Process): its start
+/// method, which becomes the child's default on first use (then nullptr).
+extern const plugin::ContextBackend* inherited_start_method;
 
 /// Runs a child's life after the start method set it up: logging, run(),
-/// exception reporting, exit handling. Returns the exit code.
-int bootstrap_run(Process& self);
+/// exception reporting, exit handling; then ends the process (end_child).
+[[noreturn]] void bootstrap_run(Process& self);
+/// Marks the point in the std::atexit list after which handlers belong to
+/// this child (called before its target runs).
+void mark_child_atexit();
+/// Ends a child that returns normally: runs the std::atexit handlers it
+/// registered since mark_child_atexit (Python 3.13 runs a child's atexit
+/// handlers; the ones inherited from a fork parent never run), then _exits.
+[[noreturn]] void end_child(int code);
 /// Makes the calling (newly forked) process the child `self`; parent_name
 /// must live as long as the child (it is viewed, not copied).
 void become_child(Process& self, std::string_view parent_name, int parent_pid);
@@ -90,8 +104,6 @@ void ensure_exit_handler();
 void flush_std_streams();
 /// getpid(), cached (detail::this_process_id).
 int current_pid();
-/// Sends SIGINT to a child that has not been reaped (Process::interrupt).
-void send_interrupt(int pid);
 /// "SIGTERM" for 15; the number as text if unknown.
 std::string signal_name(int sig);
 /// Replaces stdin with /dev/null in a child, as Python does.

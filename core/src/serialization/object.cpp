@@ -5,7 +5,18 @@
 
 #include <fmt/format.h>
 
+#include "serialization/exact_tuples.hpp"
+
 namespace mproc {
+
+namespace {
+thread_local bool mark_tuples = false;
+}  // namespace
+
+detail::ExactTuples::ExactTuples() : previous_(std::exchange(mark_tuples, true)) {}
+detail::ExactTuples::~ExactTuples() {
+    mark_tuples = previous_;
+}
 
 object& dict::operator[](const object& key) {
     for (auto& [k, v] : *this)
@@ -146,7 +157,9 @@ void codec<object>::encode(Encoder& e, const object& o) {
                     encode(e, x);
                 }
             } else {  // list, tuple
-                e.begin_array(v.size());
+                bool mark = std::is_same_v<T, tuple> && mark_tuples;
+                e.begin_array(v.size() + (mark ? 1 : 0));
+                if (mark) e.write_handle(detail::tuple_mark_slot);
                 for (auto& x : v) encode(e, x);
             }
         },
@@ -218,6 +231,8 @@ list decode_bulk(Decoder& d) {
     return out;
 }
 
+list decode_items(Decoder& d, bool& is_tuple);
+
 }  // namespace
 
 object codec<object>::decode(Decoder& d) {
@@ -237,8 +252,12 @@ object codec<object>::decode(Decoder& d) {
             auto b = d.read_bin();
             return bytes(b.begin(), b.end());
         }
-        case ValueKind::array:
-            return codec<list>::decode(d);
+        case ValueKind::array: {
+            bool is_tuple = false;
+            list l = decode_items(d, is_tuple);
+            if (!is_tuple) return l;
+            return tuple(std::make_move_iterator(l.begin()), std::make_move_iterator(l.end()));
+        }
         case ValueKind::map:
             return codec<dict>::decode(d);
         case ValueKind::bulk:
@@ -253,17 +272,38 @@ object codec<object>::decode(Decoder& d) {
     throw SerializationError("mproc::object: no value left in the message");
 }
 
-list codec<list>::decode(Decoder& d) {
+namespace {
+
+// The items of an array (or bulk array); is_tuple tells if it was marked
+// as a tuple (see exact_tuples.hpp).
+list decode_items(Decoder& d, bool& is_tuple) {
+    is_tuple = false;
     if (d.peek() == ValueKind::bulk) return decode_bulk(d);
     std::size_t n = d.read_array();
+    if (n > 0 && d.peek() == ValueKind::handle) {
+        if (d.read_handle() != detail::tuple_mark_slot)
+            throw SerializationError(
+                "mproc::object: a handle (a Connection or shared object) cannot be read as an "
+                "object; receive its own type");
+        is_tuple = true;
+        --n;
+    }
     list out;
     out.reserve(std::min(n, d.remaining()));  // every item takes a byte at least
     for (std::size_t i = 0; i < n; ++i) out.push_back(codec<object>::decode(d));
     return out;
 }
 
+}  // namespace
+
+list codec<list>::decode(Decoder& d) {
+    bool is_tuple;
+    return decode_items(d, is_tuple);
+}
+
 tuple codec<tuple>::decode(Decoder& d) {
-    list l = codec<list>::decode(d);
+    bool is_tuple;
+    list l = decode_items(d, is_tuple);
     return tuple(std::make_move_iterator(l.begin()), std::make_move_iterator(l.end()));
 }
 

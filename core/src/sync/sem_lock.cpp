@@ -46,14 +46,16 @@ void SemLock::abandoned() const {
 std::string SemLock::repr() const {
     switch (kind()) {
         case SemaphoreKind::mutex: {
-            std::string owner = is_mine()          ? current_process().name()
-                                : get_value() == 1 ? std::string("None")
-                                                   : std::string("SomeOtherProcess");
+            std::string owner = is_mine()                       ? current_process().name()
+                                : get_value() == 1              ? std::string("None")
+                                : impl_->held_in_this_process() ? std::string("SomeOtherThread")
+                                                                : std::string("SomeOtherProcess");
             return fmt::format("<Lock(owner={})>", owner);
         }
         case SemaphoreKind::recursive_mutex: {
             if (is_mine()) return fmt::format("<RLock({}, {})>", current_process().name(), count());
             if (get_value() == 1) return "<RLock(None, 0)>";
+            if (impl_->held_in_this_process()) return "<RLock(SomeOtherThread, nonzero)>";
             return "<RLock(SomeOtherProcess, nonzero)>";
         }
         case SemaphoreKind::counting:

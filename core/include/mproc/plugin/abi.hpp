@@ -34,6 +34,8 @@
 //      (ConnectionImpl::carrier, ContextBackend::attach_connection);
 //      LaunchRequest without struct_size; ConnectionImpl without
 //      set_read_ahead; MPROC_PLUGIN_DEFINE
+//   5  ProcessHandle::interrupt (Process::interrupt goes through the start
+//      method); SemaphoreImpl::held_in_this_process (SomeOtherThread)
 #pragma once
 
 #include <mproc/export.hpp>
@@ -75,7 +77,7 @@ namespace mproc::plugin {
 
 /// Version of the plugin ABI (the headers under <mproc/plugin/> and
 /// <mproc/serializer.hpp>). A plugin loads only into a core of the same one.
-inline constexpr std::uint32_t abi_version = 4;
+inline constexpr std::uint32_t abi_version = 5;
 
 /// What a plugin provides.
 enum class PluginKind : std::uint32_t {

@@ -33,6 +33,10 @@ class MPROC_API ProcessHandle {
     virtual void terminate() = 0;
     /// Stops the child at once (SIGKILL / TerminateProcess).
     virtual void kill() = 0;
+    /// Interrupts the child (SIGINT; Python 3.14's Process.interrupt; on
+    /// Windows a start method may map it to CTRL_C_EVENT or refuse). Called
+    /// only while poll() says the child runs.
+    virtual void interrupt() = 0;
     /// A handle that becomes ready when the child ends (pidfd on Linux).
     virtual NativeHandle sentinel() const = 0;
     /// Releases the OS resources; the child must have been reaped.

@@ -44,6 +44,10 @@ class MPROC_API SemaphoreImpl {
     virtual int value() const = 0;
     /// Mutex kinds: the calling thread holds it. Counting: false.
     virtual bool is_mine() const = 0;
+    /// Mutex kinds: a thread of the calling process holds it, the calling
+    /// one or another (a lock's repr says SomeOtherThread, as Python's).
+    /// Counting: false.
+    virtual bool held_in_this_process() const = 0;
     /// How many times the calling thread holds it (recursive: depth; mutex:
     /// 0 or 1; counting: 0).
     virtual int count() const = 0;

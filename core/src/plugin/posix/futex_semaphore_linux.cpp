@@ -145,6 +145,16 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
         return (s_->word.load(std::memory_order_acquire) & tid_mask) == this_thread_id();
     }
 
+    bool held_in_this_process() const override {
+        if (s_->kind == std::uint32_t(SemaphoreKind::counting)) return false;
+        auto tid = int(s_->word.load(std::memory_order_acquire) & tid_mask);
+        if (tid == 0) return false;
+        if (std::uint32_t(tid) == this_thread_id()) return true;
+        // A signal 0 to a thread of our own thread group succeeds only if the
+        // holder is one of our threads.
+        return ::syscall(SYS_tgkill, ::getpid(), tid, 0) == 0;
+    }
+
     int count() const override {
         if (!is_mine()) return 0;
         return s_->kind == std::uint32_t(SemaphoreKind::recursive_mutex) ? int(s_->depth) : 1;
