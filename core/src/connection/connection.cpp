@@ -12,6 +12,7 @@
 #include <mproc/plugin/backend.hpp>
 
 #include "connection/handle_sharer.hpp"
+#include "connection/large_buffer.hpp"
 #include "plugin/plugin_registry.hpp"
 
 namespace mproc {
@@ -45,6 +46,11 @@ std::uint64_t big_endian(std::span<const std::byte> b) {
 // Growth step for messages whose length came from the peer: memory grows only
 // as bytes actually arrive, so a lying length prefix cannot make us allocate.
 constexpr std::size_t trusted_chunk = std::size_t(1) << 20;
+// The step in which a reserved buffer is zeroed and filled: within the
+// first-level cache, and a default pipe's capacity (measured best here).
+constexpr std::size_t cached_chunk = std::size_t(64) << 10;
+// Lengths up to this are reserved whole before the body arrives.
+constexpr std::size_t trusted_reserve = std::size_t(1) << 30;
 
 }  // namespace
 
@@ -97,19 +103,31 @@ struct Connection::State {
             fmt::format("bad message length: {} bytes exceeds maxlength {}", n, max));
     }
 
-    // Reads one message body of n bytes into out (resized), growing as data
-    // arrives.
+    // Reads one message body of n bytes into out (resized). Up to
+    // trusted_reserve the whole length is reserved at once (address space
+    // only: pages are touched as bytes arrive), so the buffer never moves;
+    // past it, memory grows only as bytes arrive, so a lying length prefix
+    // cannot make us allocate.
     void read_body(std::uint64_t n, std::vector<std::byte>& out) {
         if (n > std::numeric_limits<std::size_t>::max() / 2) bad_length(n, out.max_size());
+        out.clear();
+        if (n <= trusted_reserve && n > out.capacity()) {
+            std::vector<std::byte>().swap(out);
+            out.reserve(n);
+            if (n >= detail::large_buffer_size) detail::advise_large_buffer(out.data(), n);
+        }
+        // Reserved: small steps, so each part is zeroed (by resize) and
+        // filled while it is in the cache; otherwise steps double.
+        bool reserved = out.capacity() >= n;
         std::size_t got = 0;
         while (got < n) {
-            std::size_t step = std::min<std::uint64_t>(n - got, std::max(got, trusted_chunk));
-            if (out.size() < got + step) out.resize(got + step);
+            std::size_t step = std::min<std::uint64_t>(
+                n - got, reserved ? cached_chunk : std::max(got, trusted_chunk));
+            out.resize(got + step);
             if (!impl->read_exact(std::span(out).subspan(got, step)))
                 throw EOFError("end of stream inside a message");
             got += step;
         }
-        out.resize(n);
     }
 };
 
