@@ -21,7 +21,7 @@ constexpr std::int64_t kStreamMessages = 100000;
 
 void client_producer(std::string path, std::int64_t port, std::int64_t n) {
     mpc::Address where = port >= 0 ? mpc::Address("127.0.0.1", long(port)) : mpc::Address(path);
-    mp::Connection c = mpc::Client(where);
+    mp::Connection c = mpc::Client(where, mpc::process_authkey);
     (void)c.recv_bytes();  // the parent's "go"
     const std::string payload(kPayload, '0');
     for (std::int64_t i = 0; i < n; ++i) c.send(payload);
@@ -32,7 +32,8 @@ void listener_stream(benchmark::State& state, bool tcp) {
     guarded(state, [&](benchmark::State& st) {
         const std::int64_t n = st.range(0);
         mp::Context ctx = mp::get_context("fork");
-        mpc::Listener listener(tcp ? mpc::Address("127.0.0.1", 0) : mpc::Address());
+        mpc::Listener listener(tcp ? mpc::Address("127.0.0.1", 0) : mpc::Address(),
+                               mpc::process_authkey);
         const auto& a = listener.address();
         const std::string path = a.path() ? *a.path() : std::string();
         const std::int64_t port = a.inet() ? a.inet()->port : -1;

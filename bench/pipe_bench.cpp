@@ -8,8 +8,13 @@
 //   pipe_pingpong/{str,bytes}/METHOD
 //       round trip of a 256-byte message to an echoing child over a duplex
 //       Pipe; manual time per round trip, counter median_us.
+//   pipe_large/METHOD
+//       issue 13 item 11: a 64 MiB send_bytes to an echoing child and its
+//       recv_bytes back, over a duplex Pipe; counter median_us per round
+//       trip (bytes_per_second counts both directions).
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "bench_common.hpp"
 
@@ -121,6 +126,38 @@ void pipe_pingpong(benchmark::State& state, const std::string& method, Kind kind
     });
 }
 
+// ---------------------------------------------------------- large messages
+
+constexpr std::size_t kLargePayload = std::size_t(64) << 20;
+
+void pipe_large(benchmark::State& state, const std::string& method) {
+    guarded(state, [&](benchmark::State& st) {
+        mp::Context ctx = mp::get_context(method);
+        auto [a, b] = ctx.Pipe(true);
+        mp::Process p = ctx.Process(echo, b, int(Kind::bytes));
+        p.start();
+        b.close();
+
+        const std::vector<std::byte> msg(kLargePayload, std::byte{'0'});
+        bool ok = true;
+        std::vector<double> samples;
+        for (auto _ : st) {
+            auto t0 = Clock::now();
+            a.send_bytes(msg);
+            ok &= a.recv_bytes().size() == kLargePayload;
+            double dt = seconds(t0, Clock::now());
+            st.SetIterationTime(dt);
+            samples.push_back(dt * 1e6);
+        }
+        a.send_bytes(std::string_view());
+        p.join();
+        if (!ok) throw mp::ProcessError("an echoed message had the wrong size");
+        if (p.exitcode() != 0) throw mp::ProcessError("echo child failed");
+        st.counters["median_us"] = median(samples);
+        st.SetBytesProcessed(st.iterations() * 2 * std::int64_t(kLargePayload));
+    });
+}
+
 void register_pipe_benchmarks() {
     struct Stream {
         const char* name;
@@ -144,6 +181,10 @@ void register_pipe_benchmarks() {
                                          pipe_pingpong, m, kind)
                 ->UseManualTime()
                 ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(("pipe_large/" + m).c_str(), pipe_large, m)
+            ->MinTime(1.0)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
     }
 }
 

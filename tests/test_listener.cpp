@@ -109,11 +109,10 @@ TEST_CASE("bad addresses and families are clear errors", "[listener]") {
     CHECK_THROWS_AS(mpc::deliver_challenge(c, {}), mp::ClosedError);
 }
 
-TEST_CASE("AF_UNIX with a default address: connect, authenticate, full Connection API",
-          "[listener]") {
+TEST_CASE("AF_UNIX with a default address: connect, full Connection API", "[listener]") {
     std::string path, dir;
     {
-        mpc::Listener listener;  // default family, private directory, current_process().authkey
+        mpc::Listener listener;  // default family, private directory, no authentication
         CHECK(listener.family() == mpc::Family::af_unix);
         path = *listener.address().path();
         dir = std::filesystem::path(path).parent_path();
@@ -240,16 +239,50 @@ TEST_CASE("every digest, and Python <= 3.11's legacy form, authenticate", "[list
     CHECK_THROWS_WITH(mpc::deliver_challenge(a, {}, "sha1"), Contains("sha1"));
 }
 
-TEST_CASE("the default authkey is current_process().authkey()", "[listener]") {
-    mpc::Listener listener;  // default key
+TEST_CASE("no key, no authentication (Python 3); process_authkey is one argument away",
+          "[listener]") {
+    mpc::Listener listener(mpc::Address("127.0.0.1", 0));  // no key: no handshake
     auto addr = listener.address();
-    auto key = mp::current_process().authkey();
-    auto client = in_thread([addr, key] { mpc::Client(addr, key).send(5); });
+    // A Client to a literal port returns as soon as it is connected, before
+    // any accept (it used to wait for a challenge).
+    auto early = in_thread([addr] { return mpc::Client(addr); });
+    REQUIRE(early.wait_for(20s) == std::future_status::ready);
+    mp::Connection c = early.get();
+    c.send(5);
     CHECK(listener.accept(20s).recv<int>() == 5);
+    // A Client that wants a handshake from this listener gets none.
+    auto wants_key = in_thread([addr] { mpc::Client(addr, mpc::process_authkey); });
+    mp::Connection plain = listener.accept(20s);
+    plain.close();
+    CHECK_THROWS_AS(wants_key.get(), mp::EOFError);
+
+    mpc::Listener keyed({}, mpc::process_authkey);
+    auto kaddr = keyed.address();
+    auto key = mp::current_process().authkey();
+    auto client = in_thread([kaddr, key] { mpc::Client(kaddr, key).send(6); });
+    CHECK(keyed.accept(20s).recv<int>() == 6);
     client.get();
-    auto other = in_thread([addr] { mpc::Client(addr, "not the authkey"); });
-    CHECK_THROWS_AS(listener.accept(20s), mp::AuthenticationError);
+    auto same = in_thread([kaddr] { mpc::Client(kaddr, mpc::process_authkey).send(7); });
+    CHECK(keyed.accept(20s).recv<int>() == 7);
+    same.get();
+    auto other = in_thread([kaddr] { mpc::Client(kaddr, "not the authkey"); });
+    CHECK_THROWS_AS(keyed.accept(20s), mp::AuthenticationError);
     CHECK_THROWS_AS(other.get(), mp::AuthenticationError);
+}
+
+void child_process_key_client(std::string address) {
+    mp::Connection c = mpc::Client(address, mpc::process_authkey);  // the inherited key
+    c.send(std::string("authenticated"));
+}
+
+TEST_CASE("a child authenticates with the key it inherited (process_authkey)", "[listener]") {
+    FOR_EACH_START_METHOD(ctx);
+    mpc::Listener listener({}, mpc::process_authkey);
+    auto p = ctx.Process(child_process_key_client, *listener.address().path());
+    p.start();
+    CHECK(listener.accept(20s).recv<std::string>() == "authenticated");
+    p.join(20s);
+    CHECK(p.exitcode() == 0);
 }
 
 void child_client(std::string address, mp::bytes key) {

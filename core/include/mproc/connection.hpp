@@ -54,6 +54,11 @@ class MPROC_API Connection {
     Connection() = default;
     /// Wraps a backend's connection end.
     Connection(std::unique_ptr<plugin::ConnectionImpl> impl, bool readable, bool writable);
+    /// Takes over an open descriptor (a pipe end or a connected stream
+    /// socket, e.g. one received with recv_handle) and speaks Python's
+    /// framing on it (Python: Connection(handle, readable, writable)).
+    /// ValueError for a negative handle or neither direction.
+    explicit Connection(std::intptr_t handle, bool readable = true, bool writable = true);
 
     /// Sends an object, encoded with the connection's serializer.
     template <class T>
@@ -63,16 +68,21 @@ class MPROC_API Connection {
     template <class T>
     T recv();
 
-    /// Sends size bytes of buf starting at offset (all that follow by default).
+    /// Sends size bytes of buf starting at offset (all that follow by
+    /// default); ValueError with Python's texts ("buffer length < offset",
+    /// "buffer length < offset + size", "offset is negative" for a negative
+    /// int converted) for a range outside buf.
     void send_bytes(std::span<const std::byte> buf, std::size_t offset = 0,
                     std::optional<std::size_t> size = std::nullopt);
     /// Sends the bytes of a string.
     void send_bytes(std::string_view s) { send_bytes(std::as_bytes(std::span(s))); }
-    /// Receives one message; a longer message than maxlength is an error and
-    /// the connection is no longer readable (Python's OSError).
+    /// Receives one message; a longer message than maxlength is
+    /// ProcessError "bad message length" and the end is no longer readable
+    /// (a read-only end is closed), as Python's OSError.
     std::vector<std::byte> recv_bytes(std::optional<std::size_t> maxlength = std::nullopt);
     /// Receives one message into buf at offset, returns its size; throws
-    /// BufferTooShort (holding the whole message) if it does not fit.
+    /// BufferTooShort (holding the whole message) if it does not fit, and
+    /// ValueError "offset too large" past the end of buf.
     std::size_t recv_bytes_into(std::span<std::byte> buf, std::size_t offset = 0);
 
     /// True if data (or end of stream) is available within timeout

@@ -15,13 +15,22 @@
 // address, AF_UNIX is used, in a private temporary directory that close()
 // removes with the socket.
 //
-// Authentication: the authkey defaults to current_process().authkey(), as
-// Python's "authentication requested but no key given"; pass
-// mproc::connection::no_authentication for Python's authkey=None (no
-// handshake). accept() runs deliver_challenge then answer_challenge, Client
-// the reverse (see <mproc/authentication.hpp>). A client that fails the
-// handshake (wrong key, garbage, disconnection, silence past
-// handshake_timeout()) makes accept() throw; the Listener stays usable.
+// Authentication, Python 3's rule: with no key given there is none (a
+// Client returns as soon as it is connected); with a key, both sides run
+// the HMAC handshake. Pass mproc::connection::process_authkey for
+// current_process().authkey() (Python's "authentication requested but no
+// key given"), shared by the processes of one program:
+//
+//   mpc::Listener listener({}, mpc::process_authkey);
+//   mproc::Connection c = mpc::Client(listener.address(), mpc::process_authkey);
+//
+// No authentication is safe for mproc's own messages, which are data
+// (msgpack, never code as Python's pickle may be); authenticate whenever the
+// peer must be known. accept() runs deliver_challenge then
+// answer_challenge, Client the reverse (see <mproc/authentication.hpp>). A
+// client that fails the handshake (wrong key, garbage, disconnection,
+// silence past handshake_timeout()) makes accept() throw; the Listener stays
+// usable.
 #pragma once
 
 #include <mproc/export.hpp>
@@ -105,18 +114,30 @@ MPROC_API Family address_type(const Address& address);
 struct MPROC_API NoAuthentication {
     explicit constexpr NoAuthentication(int) {}
 };
-/// Pass as authkey to skip authentication (Python: authkey=None).
+/// Pass as authkey to skip authentication (Python: authkey=None; what a
+/// Listener or Client does when no key is given).
 inline constexpr NoAuthentication no_authentication{0};
 
-/// An authentication key argument: current_process().authkey() by default,
-/// a given key, or no_authentication.
+/// current_process().authkey() as the key.
+struct MPROC_API ProcessAuthKey {
+    explicit constexpr ProcessAuthKey(int) {}
+};
+/// Pass as authkey to authenticate with current_process().authkey(), read
+/// when the Listener is made or the Client connects (Python:
+/// authkey=current_process().authkey).
+inline constexpr ProcessAuthKey process_authkey{0};
+
+/// An authentication key argument: not given, a given key, process_authkey
+/// or no_authentication.
 class MPROC_API AuthKey {
   public:
-    /// current_process().authkey(), read when the Listener is made or the
-    /// Client connects.
+    /// No key given: a Listener or Client does no authentication (Python 3);
+    /// a manager uses current_process().authkey() (Python's managers).
     AuthKey() = default;
     /// No authentication.
     AuthKey(NoAuthentication) : kind_(Kind::none) {}  // NOLINT: implicit by design
+    /// current_process().authkey().
+    AuthKey(ProcessAuthKey) : kind_(Kind::current_process) {}  // NOLINT: implicit by design
     /// The bytes of a string.
     AuthKey(std::string_view key) : kind_(Kind::given), key_(as_key(key)) {}  // NOLINT
     /// The bytes of a string.
@@ -129,16 +150,20 @@ class MPROC_API AuthKey {
     /// A byte string.
     AuthKey(const bytes& key) : kind_(Kind::given), key_(key) {}  // NOLINT
 
-    /// The key to authenticate with, or nullopt for none.
+    /// The key to authenticate with, or nullopt for none (also when no key
+    /// was given: Listener and Client).
     std::optional<bytes> resolve() const;
+    /// As resolve(), but current_process().authkey() when no key was given
+    /// (managers: Python's BaseManager(authkey=None)).
+    std::optional<bytes> resolve_or_process_key() const;
 
   private:
-    enum class Kind { current_process, none, given };
+    enum class Kind { not_given, current_process, none, given };
     static bytes as_key(std::string_view s) {
         auto b = std::as_bytes(std::span(s));
         return {b.begin(), b.end()};
     }
-    Kind kind_ = Kind::current_process;
+    Kind kind_ = Kind::not_given;
     bytes key_;
 };
 
@@ -194,10 +219,10 @@ class MPROC_API Listener {
     Timeout handshake_timeout_ = std::chrono::seconds(30);
 };
 
-/// Connects to a Listener at address (family inferred if not given) and
-/// authenticates: answer_challenge then deliver_challenge. Throws
-/// std::system_error if the connection is refused, AuthenticationError if
-/// the keys differ.
+/// Connects to a Listener at address (family inferred if not given) and,
+/// given a key, authenticates: answer_challenge then deliver_challenge.
+/// Throws std::system_error if the connection is refused,
+/// AuthenticationError if the keys differ.
 MPROC_API Connection Client(const Address& address, std::optional<Family> family = std::nullopt,
                             AuthKey authkey = {});
 /// Client(address, authkey) with the family inferred.

@@ -30,6 +30,7 @@
 #include <mproc/pool.hpp>
 #include <mproc/process.hpp>
 #include <mproc/queue.hpp>
+#include <mproc/reduction.hpp>
 #include <mproc/semaphore.hpp>
 #include <mproc/serializer.hpp>
 #include <mproc/shared_block.hpp>

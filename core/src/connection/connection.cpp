@@ -12,6 +12,7 @@
 #include <mproc/plugin/backend.hpp>
 
 #include "connection/handle_sharer.hpp"
+#include "connection/large_buffer.hpp"
 #include "plugin/plugin_registry.hpp"
 
 namespace mproc {
@@ -45,6 +46,17 @@ std::uint64_t big_endian(std::span<const std::byte> b) {
 // Growth step for messages whose length came from the peer: memory grows only
 // as bytes actually arrive, so a lying length prefix cannot make us allocate.
 constexpr std::size_t trusted_chunk = std::size_t(1) << 20;
+// The step in which a reserved buffer is zeroed and filled: within the
+// first-level cache, and a default pipe's capacity (measured best here).
+constexpr std::size_t cached_chunk = std::size_t(64) << 10;
+// Lengths up to this are reserved whole before the body arrives.
+constexpr std::size_t trusted_reserve = std::size_t(1) << 30;
+
+// A size no buffer has: a negative int converted to std::size_t (so the
+// error can use Python's text for a negative argument).
+bool negative(std::size_t v) {
+    return v > std::size_t(std::numeric_limits<std::ptrdiff_t>::max());
+}
 
 }  // namespace
 
@@ -90,26 +102,42 @@ struct Connection::State {
     }
 
     void bad_length(std::uint64_t n, std::size_t max) {
-        // The unread body makes the stream unusable for reading, as in Python.
+        // The unread body makes the stream unusable for reading, as in
+        // Python: a read-only end is closed, a duplex one keeps sending.
         readable = false;
-        if (!writable) impl->close();
+        if (!writable) {
+            impl->close();
+            impl.reset();
+        }
         throw ProcessError(
             fmt::format("bad message length: {} bytes exceeds maxlength {}", n, max));
     }
 
-    // Reads one message body of n bytes into out (resized), growing as data
-    // arrives.
+    // Reads one message body of n bytes into out (resized). Up to
+    // trusted_reserve the whole length is reserved at once (address space
+    // only: pages are touched as bytes arrive), so the buffer never moves;
+    // past it, memory grows only as bytes arrive, so a lying length prefix
+    // cannot make us allocate.
     void read_body(std::uint64_t n, std::vector<std::byte>& out) {
         if (n > std::numeric_limits<std::size_t>::max() / 2) bad_length(n, out.max_size());
+        out.clear();
+        if (n <= trusted_reserve && n > out.capacity()) {
+            std::vector<std::byte>().swap(out);
+            out.reserve(n);
+            if (n >= detail::large_buffer_size) detail::advise_large_buffer(out.data(), n);
+        }
+        // Reserved: small steps, so each part is zeroed (by resize) and
+        // filled while it is in the cache; otherwise steps double.
+        bool reserved = out.capacity() >= n;
         std::size_t got = 0;
         while (got < n) {
-            std::size_t step = std::min<std::uint64_t>(n - got, std::max(got, trusted_chunk));
-            if (out.size() < got + step) out.resize(got + step);
+            std::size_t step = std::min<std::uint64_t>(
+                n - got, reserved ? cached_chunk : std::max(got, trusted_chunk));
+            out.resize(got + step);
             if (!impl->read_exact(std::span(out).subspan(got, step)))
                 throw EOFError("end of stream inside a message");
             got += step;
         }
-        out.resize(n);
     }
 };
 
@@ -118,6 +146,14 @@ Connection::Connection(std::unique_ptr<plugin::ConnectionImpl> impl, bool readab
     state_->impl = std::move(impl);
     state_->readable = readable;
     state_->writable = writable;
+}
+
+Connection::Connection(std::intptr_t handle, bool readable, bool writable) {
+    if (handle < 0) throw ValueError("invalid handle");
+    if (!readable && !writable)
+        throw ValueError("at least one of `readable` and `writable` must be True");
+    *this = Connection(detail::connection_from_handles(readable, writable, handle, -1), readable,
+                       writable);
 }
 
 Connection::State& Connection::live(bool for_reading, bool for_writing) const {
@@ -166,7 +202,9 @@ std::span<const std::byte> Connection::recv_message(std::optional<std::size_t> m
 void Connection::send_bytes(std::span<const std::byte> buf, std::size_t offset,
                             std::optional<std::size_t> size) {
     auto& s = live(false, true);
-    if (offset > buf.size()) throw ValueError("offset is larger than the buffer");
+    if (negative(offset)) throw ValueError("offset is negative");
+    if (offset > buf.size()) throw ValueError("buffer length < offset");
+    if (size && negative(*size)) throw ValueError("size is negative");
     std::size_t n = size.value_or(buf.size() - offset);
     if (n > buf.size() - offset) throw ValueError("buffer length < offset + size");
     std::array<std::byte, 12> hb;
@@ -175,6 +213,7 @@ void Connection::send_bytes(std::span<const std::byte> buf, std::size_t offset,
 
 std::vector<std::byte> Connection::recv_bytes(std::optional<std::size_t> maxlength) {
     auto& s = live(true, false);
+    if (maxlength && negative(*maxlength)) throw ValueError("negative maxlength");
     std::vector<std::byte> out;
     s.read_body(s.next_length(maxlength), out);
     return out;
@@ -182,7 +221,8 @@ std::vector<std::byte> Connection::recv_bytes(std::optional<std::size_t> maxleng
 
 std::size_t Connection::recv_bytes_into(std::span<std::byte> buf, std::size_t offset) {
     auto& s = live(true, false);
-    if (offset > buf.size()) throw ValueError("negative or too large offset");
+    if (negative(offset)) throw ValueError("negative offset");
+    if (offset > buf.size()) throw ValueError("offset too large");
     std::uint64_t n = s.next_length(std::nullopt);
     if (n > buf.size() - offset) {
         std::vector<std::byte> whole;

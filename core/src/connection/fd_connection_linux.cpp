@@ -15,12 +15,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <system_error>
+
+#include <fmt/format.h>
 
 #include <mproc/errors.hpp>
 
 #include "base/poll_linux.hpp"
+#include "connection/handle_passing.hpp"
 
 namespace mproc::plugin {
 
@@ -37,7 +41,11 @@ bool is_socket(int fd) {
 
 class FdConnection final : public ConnectionImpl {
   public:
-    FdConnection(int rfd, int wfd) : rfd_(rfd), wfd_(wfd), socket_(is_socket(wfd)) {
+    FdConnection(int rfd, int wfd)
+        : rfd_(rfd),
+          wfd_(wfd),
+          socket_(is_socket(wfd)),
+          rsocket_(rfd == wfd ? socket_ : is_socket(rfd)) {
         if (!socket_ && wfd_ >= 0) ignore_sigpipe_once();
     }
     ~FdConnection() override { close(); }
@@ -101,7 +109,7 @@ class FdConnection final : public ConnectionImpl {
             bool direct = need >= read_ahead_size / 2;
             if (!direct && !buffer_) buffer_ = std::make_unique<std::byte[]>(read_ahead_size);
             std::byte* dst = direct ? out.data() + got : buffer_.get();
-            ssize_t n = ::read(rfd_, dst, direct ? need : read_ahead_size);
+            ssize_t n = receive(dst, direct ? need : read_ahead_size);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == ECONNRESET)
@@ -155,14 +163,64 @@ class FdConnection final : public ConnectionImpl {
     }
 
     void close() noexcept override {
+        for (int fd : passed_) ::close(fd);
+        passed_.clear();
         begin_ = end_ = 0;
         if (rfd_ >= 0) ::close(rfd_);
         if (wfd_ >= 0 && wfd_ != rfd_) ::close(wfd_);
         rfd_ = wfd_ = -1;
     }
 
+    // send_handle: one byte (the count, as Python's sendfds) with fd attached.
+    void send_handle(int fd) {
+        if (wfd_ < 0) throw ClosedError("handle is closed");
+        if (!socket_)
+            throw std::system_error(ENOTSOCK, std::generic_category(),
+                                    "send_handle: the connection is not a Unix socket (use a "
+                                    "duplex Pipe or an AF_UNIX Listener/Client connection)");
+        const std::byte count{1};
+        const int fds[1] = {fd};
+        if (send_with_handles(wfd_, std::span(&count, 1), fds) != 1) {
+            if (errno == EPIPE || errno == ECONNRESET)
+                throw std::system_error(errno, std::generic_category(),
+                                        "send_handle: the other end of the connection is closed");
+            throw_errno("send_handle");
+        }
+    }
+
+    // recv_handle: the byte, then the descriptor that arrived with it.
+    int recv_handle() {
+        if (rfd_ < 0) throw ClosedError("handle is closed");
+        if (!rsocket_)
+            throw std::system_error(ENOTSOCK, std::generic_category(),
+                                    "recv_handle: the connection is not a Unix socket");
+        std::byte count{};
+        if (!read_exact(std::span(&count, 1)))
+            throw EOFError("end of stream: the other end of the connection is closed");
+        if (passed_.empty())
+            throw ProcessError("Invalid data received: no descriptor came with the message");
+        int fd = passed_.front();
+        passed_.pop_front();
+        if (count != std::byte{1}) {
+            ::close(fd);
+            throw ProcessError(fmt::format(
+                "Invalid data received: {} descriptors announced, 1 expected", int(count)));
+        }
+        return fd;
+    }
+
   private:
     static constexpr std::size_t read_ahead_size = 64 * 1024;
+
+    // One read. On a socket, descriptors sent along (send_handle) are kept
+    // in passed_, in order: a plain read would drop (close) them.
+    ssize_t receive(std::byte* dst, std::size_t n) {
+        if (!rsocket_) return ::read(rfd_, dst, n);
+        std::vector<NativeHandle> got;
+        long r = recv_with_handles(rfd_, std::span(dst, n), got);
+        for (auto h : got) passed_.push_back(int(h));
+        return r;
+    }
 
     // Copies what the buffer holds into out; returns how much.
     std::size_t take_buffered(std::span<std::byte> out) {
@@ -176,7 +234,9 @@ class FdConnection final : public ConnectionImpl {
 
     int rfd_;
     int wfd_;
-    bool socket_;
+    bool socket_;                          // wfd_ is a socket
+    bool rsocket_;                         // rfd_ is a socket
+    std::deque<int> passed_;               // descriptors received, not yet taken
     std::unique_ptr<std::byte[]> buffer_;  // allocated on the first small read
     std::size_t begin_ = 0, end_ = 0;      // unread bytes: [begin_, end_)
 };
@@ -261,23 +321,47 @@ std::unique_ptr<ConnectionImpl> make_fd_connection(int rfd, int wfd) {
 
 std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make_fd_pipe(
     bool duplex) {
-    auto [r1, w1] = make_os_pipe();
-    if (!duplex) return {make_fd_connection(r1, -1), make_fd_connection(-1, w1)};
-    std::pair<int, int> second;
-    try {
-        second = make_os_pipe();
-    } catch (...) {
-        ::close(r1);
-        ::close(w1);
-        throw;
+    if (!duplex) {
+        auto [r, w] = make_os_pipe();
+        return {make_fd_connection(r, -1), make_fd_connection(-1, w)};
     }
-    auto [r2, w2] = second;
-    return {make_fd_connection(r1, w2), make_fd_connection(r2, w1)};
+    // A duplex Pipe is a connected pair of Unix stream sockets, as Python's:
+    // handles can cross it (send_handle), and large messages move faster
+    // than through two pipes.
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
+    return {make_fd_connection(sv[0], sv[0]), make_fd_connection(sv[1], sv[1])};
 }
 
 }  // namespace mproc::plugin
 
 namespace mproc::detail {
+
+void pass_handle(plugin::ConnectionImpl& impl, int fd) {
+    auto* c = dynamic_cast<plugin::FdConnection*>(&impl);
+    if (c == nullptr)
+        throw std::system_error(ENOTSOCK, std::generic_category(),
+                                "send_handle: the connection is not a Unix socket");
+    c->send_handle(fd);
+}
+
+int take_passed_handle(plugin::ConnectionImpl& impl) {
+    auto* c = dynamic_cast<plugin::FdConnection*>(&impl);
+    if (c == nullptr)
+        throw std::system_error(ENOTSOCK, std::generic_category(),
+                                "recv_handle: the connection is not a Unix socket");
+    return c->recv_handle();
+}
+
+std::intptr_t duplicate_handle(std::intptr_t fd) {
+    int d = ::fcntl(int(fd), F_DUPFD_CLOEXEC, 0);
+    if (d < 0) throw std::system_error(errno, std::generic_category(), "DupFd: dup");
+    return d;
+}
+
+void close_native_handle(std::intptr_t fd) noexcept {
+    if (fd >= 0) ::close(int(fd));
+}
 
 // The handles arrive in native_handles() order: read end first.
 std::unique_ptr<plugin::ConnectionImpl> connection_from_handles(bool readable, bool writable,

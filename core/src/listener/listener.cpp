@@ -78,6 +78,7 @@ Family address_type(const Address& address) {
 
 std::optional<bytes> AuthKey::resolve() const {
     switch (kind_) {
+        case Kind::not_given:
         case Kind::none:
             return std::nullopt;
         case Kind::given:
@@ -86,6 +87,11 @@ std::optional<bytes> AuthKey::resolve() const {
             break;
     }
     return current_process().authkey();
+}
+
+std::optional<bytes> AuthKey::resolve_or_process_key() const {
+    if (kind_ == Kind::not_given) return current_process().authkey();
+    return resolve();
 }
 
 namespace {

@@ -16,7 +16,7 @@ namespace md = managers::detail;
 
 namespace {
 bytes resolve_key(const connection::AuthKey& k) {
-    auto key = k.resolve();
+    auto key = k.resolve_or_process_key();  // Python: authkey=None is the process's
     if (!key) throw ValueError("mproc: a manager needs an authkey (no_authentication given)");
     return *key;
 }

@@ -20,8 +20,10 @@ namespace mproc::plugin {
 /// be the same socket). Takes ownership of the descriptors.
 MPROC_API std::unique_ptr<ConnectionImpl> make_fd_connection(int rfd, int wfd);
 
-/// A connected pair over pipes (two pipes when duplex: pipes move small
-/// messages faster than Unix sockets). All descriptors are close-on-exec.
+/// A connected pair: a pipe, or when duplex a Unix stream socket pair, as
+/// Python's Pipe (handles can cross it with send_handle, and it moves large
+/// messages faster than two pipes; pipes move small ones faster). All
+/// descriptors are close-on-exec.
 MPROC_API std::pair<std::unique_ptr<ConnectionImpl>, std::unique_ptr<ConnectionImpl>> make_fd_pipe(
     bool duplex);
 
