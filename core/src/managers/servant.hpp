@@ -14,6 +14,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include <mproc/object.hpp>
@@ -34,10 +37,15 @@ class PyError : public std::runtime_error {
     std::string type_;
 };
 
-/// Who is calling: the connection (owner of RLocks and Conditions) and the server.
+class Servant;
+
+/// Who is calling: the connection (owner of RLocks and Conditions) and the
+/// server; a method registered with a result typeid leaves the new referent
+/// in produced (the server adds it and replies with a reference).
 struct CallContext {
     std::uint64_t connection = 0;
     Server* server = nullptr;
+    std::optional<std::pair<std::string, std::shared_ptr<Servant>>> produced;
 };
 
 /// A referent.
@@ -64,8 +72,26 @@ class Servant {
 
 /// Makes a referent from the create() arguments.
 using Factory = std::function<std::shared_ptr<Servant>(list& args, CallContext& cx)>;
-/// typeid -> factory.
-using Registry = std::map<std::string, Factory, std::less<>>;
+/// What a registry holds for a typeid.
+struct TypeSlot {
+    TypeSlot() = default;
+    template <class F>
+    requires std::is_convertible_v<F, Factory> TypeSlot(F f)  // NOLINT: r["dict"] = lambda
+        : factory(std::move(f)) {}
+    /// Makes a referent from create() arguments (null: no create()).
+    Factory factory;
+    /// False: create() is refused (only a method makes it).
+    bool create_method = true;
+    /// Wraps an object a method made (registered C++ types only).
+    std::function<std::shared_ptr<Servant>(std::shared_ptr<void>)> wrap;
+    /// The C++ type wrap takes.
+    const std::type_info* type = nullptr;
+    std::shared_ptr<Servant> operator()(list& args, CallContext& cx) const {
+        return factory(args, cx);
+    }
+};
+/// typeid -> what makes its referents.
+using Registry = std::map<std::string, TypeSlot, std::less<>>;
 
 /// The types of a SyncManager.
 const Registry& sync_registry();
