@@ -142,7 +142,7 @@ std::int64_t clamp_slice(const object& o, std::int64_t n, std::int64_t def) {
     return std::min(i, n);
 }
 
-class DictServant final : public Servant {
+class DictServant final : public GuardedServant {
   public:
     explicit DictServant(dict d) : d_(std::move(d)) {}
 
@@ -211,17 +211,10 @@ class DictServant final : public Servant {
             }
             throw PyError("TypeError", fmt::format("'{}' object is not a dict", o.type_name()));
         }
-        if (m == "__repr__" || m == "__str__") return object(d_).repr();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return object(d_).repr();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return d_;
-    }
+    std::string repr_locked() const override { return object(d_).repr(); }
+    object value_locked() override { return d_; }
     std::vector<std::string_view> exposed() const override {
         return {"__contains__", "__delitem__", "__getitem__", "__len__", "__setitem__",
                 "clear",        "copy",        "get",         "items",   "keys",
@@ -251,11 +244,10 @@ class DictServant final : public Servant {
             }
         return false;
     }
-    std::mutex mu_;
     dict d_;
 };
 
-class ListServant final : public Servant {
+class ListServant final : public GuardedServant {
   public:
     explicit ListServant(list l) : l_(std::move(l)) {}
 
@@ -349,17 +341,10 @@ class ListServant final : public Servant {
             l_ = std::move(r);
             return None;
         }
-        if (m == "__repr__" || m == "__str__") return object(l_).repr();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return object(l_).repr();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return l_;
-    }
+    std::string repr_locked() const override { return object(l_).repr(); }
+    object value_locked() override { return l_; }
     std::vector<std::string_view> exposed() const override {
         return {"__add__", "__contains__", "__delitem__", "__getitem__", "__len__",
                 "__mul__", "__setitem__",  "append",      "count",       "extend",
@@ -374,11 +359,10 @@ class ListServant final : public Servant {
             if (py_eq(l_[i], x)) return i;
         return std::nullopt;
     }
-    std::mutex mu_;
     list l_;
 };
 
-class NamespaceServant final : public Servant {
+class NamespaceServant final : public GuardedServant {
   public:
     explicit NamespaceServant(dict attrs) : d_(std::move(attrs)) {}
 
@@ -403,17 +387,9 @@ class NamespaceServant final : public Servant {
                 }
             throw PyError("AttributeError", name);
         }
-        if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return repr_locked();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return d_;
-    }
+    object value_locked() override { return d_; }
     std::vector<std::string_view> exposed() const override {
         return {"__getattribute__", "__setattr__", "__delattr__"};
     }
@@ -426,7 +402,7 @@ class NamespaceServant final : public Servant {
         return *s;
     }
     // Python's Namespace repr: public attributes, sorted, as name=repr.
-    std::string repr_locked() const {
+    std::string repr_locked() const override {
         std::vector<std::string> items;
         for (auto& [k, v] : d_)
             if (auto* s = k.get_if<std::string>(); s && !s->starts_with('_'))
@@ -434,11 +410,10 @@ class NamespaceServant final : public Servant {
         std::sort(items.begin(), items.end());
         return fmt::format("Namespace({})", fmt::join(items, ", "));
     }
-    std::mutex mu_;
     dict d_;
 };
 
-class ValueServant final : public Servant {
+class ValueServant final : public GuardedServant {
   public:
     ValueServant(std::string typecode, object v)
         : typecode_(std::move(typecode)), v_(std::move(v)) {}
@@ -449,31 +424,22 @@ class ValueServant final : public Servant {
             v_ = arg(a, 0, m);
             return None;
         }
-        if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return repr_locked();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return v_;
-    }
+    object value_locked() override { return v_; }
     std::vector<std::string_view> exposed() const override { return {"get", "set"}; }
     std::string_view type_name() const override { return "Value"; }
 
   private:
-    std::string repr_locked() const {
+    std::string repr_locked() const override {
         return fmt::format("Value({}, {})", object(typecode_).repr(), v_.repr());
     }
-    std::mutex mu_;
     std::string typecode_;
     object v_;
 };
 
 // array.array: typecodes b B h H i I l L q Q (int), f d (float), u (one character).
-class ArrayServant final : public Servant {
+class ArrayServant final : public GuardedServant {
   public:
     ArrayServant(std::string typecode, const object& items) : typecode_(std::move(typecode)) {
         static constexpr std::string_view codes = "bBhHiIlLqQfdu";
@@ -496,17 +462,9 @@ class ArrayServant final : public Servant {
             return None;
         }
         if (m == "tolist") return l_;
-        if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return repr_locked();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return l_;
-    }
+    object value_locked() override { return l_; }
     std::vector<std::string_view> exposed() const override {
         return {"__len__", "__getitem__", "__setitem__", "tolist"};
     }
@@ -527,11 +485,10 @@ class ArrayServant final : public Servant {
         throw PyError("TypeError", fmt::format("'{}' object cannot be interpreted as an integer",
                                                x.type_name()));
     }
-    std::string repr_locked() const {
+    std::string repr_locked() const override {
         if (l_.empty()) return fmt::format("array('{}')", typecode_);
         return fmt::format("array('{}', {})", typecode_, object(l_).repr());
     }
-    std::mutex mu_;
     std::string typecode_;
     list l_;
 };

@@ -35,7 +35,7 @@ using Methods = std::vector<MethodEntry>;
 
 // Calls on one referent are serialized (a C++ object need not be
 // thread-safe); Python does not serialize them.
-class CustomServant final : public Servant {
+class CustomServant final : public GuardedServant {
   public:
     CustomServant(std::string type_id, std::shared_ptr<void> self,
                   std::shared_ptr<const Methods> methods)
@@ -56,10 +56,9 @@ class CustomServant final : public Servant {
                 cx.produced.emplace(e.result_typeid, cx.server->wrap(e.result_typeid, made));
                 return None;
             }
-        if (m == "__repr__" || m == "__str__") return repr();
         not_exposed(m);
     }
-    std::string repr() override {
+    std::string repr_locked() const override {
         return fmt::format("<{} object at {}>", type_id_, fmt::ptr(self_.get()));
     }
     std::vector<std::string_view> exposed() const override {
@@ -73,7 +72,6 @@ class CustomServant final : public Servant {
     std::string type_id_;
     std::shared_ptr<void> self_;
     std::shared_ptr<const Methods> methods_;
-    std::mutex mu_;
 };
 
 }  // namespace

@@ -52,7 +52,8 @@ struct CallContext {
 class Servant {
   public:
     virtual ~Servant();
-    /// Calls an exposed method; AttributeError (Python's text) for any other.
+    /// Calls an exposed method; AttributeError (Python's text) for any
+    /// other. (__repr__ and __str__ never come here: the server answers them.)
     virtual object call(std::string_view method, list& args, CallContext& cx) = 0;
     /// Python's repr of the referent.
     virtual std::string repr() = 0;
@@ -68,6 +69,27 @@ class Servant {
   protected:
     /// Python's error for a method not exposed.
     [[noreturn]] void not_exposed(std::string_view method) const;
+};
+
+/// A referent guarded by one mutex: repr and value are read under it (the
+/// server answers __repr__ and __str__ from them, for every typeid).
+class GuardedServant : public Servant {
+  public:
+    std::string repr() final {
+        std::lock_guard g(mu_);
+        return repr_locked();
+    }
+    object value() final {
+        std::lock_guard g(mu_);
+        return value_locked();
+    }
+
+  protected:
+    /// Python's repr, with mu_ held.
+    virtual std::string repr_locked() const = 0;
+    /// A copy of the value, with mu_ held (TypeError by default: no value).
+    virtual object value_locked() { return Servant::value(); }
+    std::mutex mu_;
 };
 
 /// Makes a referent from the create() arguments.

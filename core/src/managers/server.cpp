@@ -161,6 +161,8 @@ object Server::dispatch(const object& request, CallContext& cx, Refs& refs, bool
         servant = it->second.servant;
     }
     if (method == "#GETVALUE") return servant->value();
+    if (method == "__repr__") return servant->repr();
+    if (method == "__str__") return servant->str();
     return servant->call(method, args, cx);
 }
 
