@@ -1,11 +1,13 @@
 // The data referents of a SyncManager: dict, list, Namespace, Value, Array.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "managers/protocol.hpp"
 #include "managers/servant.hpp"
 
 namespace mproc::managers::detail {
@@ -69,6 +71,55 @@ bool truthy(const object& o) {
                 return !v.empty();
         },
         o.value());
+}
+
+namespace {
+
+// The proxy class Python's SyncManager makes for a typeid.
+std::string proxy_class(const std::string& type_id) {
+    static const std::map<std::string, std::string, std::less<>> names = {
+        {"dict", "DictProxy"},
+        {"list", "ListProxy"},
+        {"Namespace", "NamespaceProxy"},
+        {"Lock", "AcquirerProxy"},
+        {"RLock", "AcquirerProxy"},
+        {"Semaphore", "AcquirerProxy"},
+        {"BoundedSemaphore", "AcquirerProxy"},
+        {"Condition", "ConditionProxy"},
+        {"Event", "EventProxy"},
+        {"Barrier", "BarrierProxy"},
+        {"Value", "ValueProxy"},
+        {"Array", "ArrayProxy"}};
+    auto it = names.find(type_id);
+    return it != names.end() ? it->second : "AutoProxy[" + type_id + "]";
+}
+
+std::string join_repr(const std::vector<object>& v, const char* open, const char* close,
+                      bool tuple) {
+    std::string out = open;
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + py_repr(v[i]);
+    if (tuple && v.size() == 1) out += ",";
+    return out + close;
+}
+
+}  // namespace
+
+std::string py_repr(const object& o) {
+    if (auto ref = parse_ref(o))
+        return fmt::format("<{} object, typeid {} at {:#x}>", proxy_class(ref->type_id),
+                           object(ref->type_id).repr(), ref->id);
+    if (auto* l = o.get_if<list>()) return join_repr(*l, "[", "]", false);
+    if (auto* t = o.get_if<tuple>()) return join_repr(*t, "(", ")", true);
+    if (auto* d = o.get_if<dict>()) {
+        std::string out = "{";
+        const char* sep = "";
+        for (auto& [k, x] : *d) {
+            out += sep + py_repr(k) + ": " + py_repr(x);
+            sep = ", ";
+        }
+        return out + "}";
+    }
+    return o.repr();
 }
 
 namespace {
@@ -213,7 +264,7 @@ class DictServant final : public GuardedServant {
         }
         not_exposed(m);
     }
-    std::string repr_locked() const override { return object(d_).repr(); }
+    std::string repr_locked() const override { return py_repr(object(d_)); }
     object value_locked() override { return d_; }
     std::vector<std::string_view> exposed() const override {
         return {"__contains__", "__delitem__", "__getitem__", "__len__", "__setitem__",
@@ -343,7 +394,7 @@ class ListServant final : public GuardedServant {
         }
         not_exposed(m);
     }
-    std::string repr_locked() const override { return object(l_).repr(); }
+    std::string repr_locked() const override { return py_repr(object(l_)); }
     object value_locked() override { return l_; }
     std::vector<std::string_view> exposed() const override {
         return {"__add__", "__contains__", "__delitem__", "__getitem__", "__len__",
@@ -406,7 +457,7 @@ class NamespaceServant final : public GuardedServant {
         std::vector<std::string> items;
         for (auto& [k, v] : d_)
             if (auto* s = k.get_if<std::string>(); s && !s->starts_with('_'))
-                items.push_back(*s + "=" + v.repr());
+                items.push_back(*s + "=" + py_repr(v));
         std::sort(items.begin(), items.end());
         return fmt::format("Namespace({})", fmt::join(items, ", "));
     }
@@ -432,7 +483,7 @@ class ValueServant final : public GuardedServant {
 
   private:
     std::string repr_locked() const override {
-        return fmt::format("Value({}, {})", object(typecode_).repr(), v_.repr());
+        return fmt::format("Value({}, {})", object(typecode_).repr(), py_repr(v_));
     }
     std::string typecode_;
     object v_;

@@ -128,6 +128,10 @@ std::int64_t arg_int(const list& args, std::size_t i, std::string_view method);
 std::optional<std::chrono::duration<double>> arg_timeout(const list& args, std::size_t i);
 bool truthy(const object& o);
 
+/// Python's repr of a value in a referent: a stored proxy shows as Python
+/// shows it (<ListProxy object, typeid 'list' at 0x...>), not as its tuple.
+std::string py_repr(const object& o);
+
 /// Python's == (1 == 1.0 == True), for list search and dict keys.
 bool py_eq(const object& a, const object& b);
 /// Python's < for sort; TypeError between kinds Python does not order.
