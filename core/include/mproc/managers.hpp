@@ -681,6 +681,17 @@ struct Method {
         : name(std::move(n)), result_typeid(std::move(result_type)), produce(producer(name, f)) {}
 
   private:
+    // Checks the count, converts the arguments to P..., calls self->*f.
+    template <class F, class... P>
+    static decltype(auto) invoke(const std::string& name, void* self, F f, const list& a) {
+        if (a.size() != sizeof...(P)) detail::wrong_arg_count(name, sizeof...(P), a.size());
+        auto args = detail::typed_args<P...>(a, std::index_sequence_for<P...>{});
+        return std::apply(
+            [&](auto&&... x) -> decltype(auto) {
+                return (static_cast<T*>(self)->*f)(std::move(x)...);
+            },
+            std::move(args));
+    }
     template <class X>
     struct shared {
         using element = X;
@@ -696,12 +707,7 @@ struct Method {
         using S = shared<std::decay_t<R>>;
         return [name, f](void* self,
                          const list& a) -> std::pair<std::shared_ptr<void>, const std::type_info*> {
-            if (a.size() != sizeof...(P)) detail::wrong_arg_count(name, sizeof...(P), a.size());
-            auto args = detail::typed_args<P...>(a, std::index_sequence_for<P...>{});
-            auto call = [&](auto&&... x) -> decltype(auto) {
-                return (static_cast<T*>(self)->*f)(std::move(x)...);
-            };
-            return {std::shared_ptr<void>(S::make(std::apply(call, std::move(args)))),
+            return {std::shared_ptr<void>(S::make(invoke<F, P...>(name, self, f, a))),
                     &typeid(typename S::element)};
         };
     }
@@ -716,16 +722,11 @@ struct Method {
     template <class F, class R, class... P>
     static detail::MethodFn bind(std::string name, F f) {
         return [name, f](void* self, const list& a) -> object {
-            if (a.size() != sizeof...(P)) detail::wrong_arg_count(name, sizeof...(P), a.size());
-            auto args = detail::typed_args<P...>(a, std::index_sequence_for<P...>{});
-            auto call = [&](auto&&... x) -> decltype(auto) {
-                return (static_cast<T*>(self)->*f)(std::move(x)...);
-            };
             if constexpr (std::is_void_v<R>) {
-                std::apply(call, std::move(args));
+                invoke<F, P...>(name, self, f, a);
                 return None;
             } else {
-                return to_object(std::apply(call, std::move(args)));
+                return to_object(invoke<F, P...>(name, self, f, a));
             }
         };
     }
