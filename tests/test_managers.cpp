@@ -325,6 +325,12 @@ TEST_CASE("Manager nested proxies come back as working proxies", "[managers]") {
     CHECK(inner.tolist() == mp::list{1, 2});
     CHECK(inner_again == inner);
     CHECK_THROWS_AS(mp::DictProxy(d["inner"]), mp::ValueError);  // a list, not a dict
+    // print(d) shows a stored proxy as Python does, not as its reference tuple.
+    CHECK(fmt::format("{}", d) ==
+          fmt::format("{{'inner': <ListProxy object, typeid 'list' at {:#x}>}}", inner.token().id));
+    auto ns = m.Namespace();
+    ns.set("q", m.Queue().ref());
+    CHECK_THAT(ns.str(), Contains("q=<AutoProxy[Queue] object, typeid 'Queue' at 0x"));
     auto p = ctx.Process(nested_child, d);
     p.start();
     p.join(60s);

@@ -39,6 +39,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -46,6 +47,7 @@
 
 #include <mproc/codec.hpp>
 #include <mproc/context.hpp>
+#include <mproc/detail/target.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/listener.hpp>
 #include <mproc/object.hpp>
@@ -169,14 +171,27 @@ class MPROC_API BaseProxy {
     object _getvalue() const;
     /// Calls a method with typed arguments and result (each crossing through
     /// the serializer): maths.call<int>("add", 4, 3).
+    /// With a proxy type as R, calls a method that returns a new referent
+    /// (registered with a result typeid, Python's method_to_typeid) and
+    /// returns its proxy: auto it = foo.call<GeneratorProxy>("__iter__").
     template <class R = object, class... A>
     R call(std::string_view method, const A&... args) const {
-        object r = _callmethod(method, list{managers::to_object(args)...});
-        if constexpr (std::is_void_v<R>)
-            return;
-        else
-            return managers::from_object<R>(r);
+        if constexpr (std::is_base_of_v<BaseProxy, R>) {
+            return R(_callmethod_proxy(method, list{managers::to_object(args)...}));
+        } else {
+            object r = _callmethod(method, list{managers::to_object(args)...});
+            if constexpr (std::is_void_v<R>)
+                return;
+            else
+                return managers::from_object<R>(r);
+        }
     }
+    /// Calls a method that returns a new referent and returns the state of
+    /// its proxy (see call<P>); TypeError if the method returns a plain value.
+    std::shared_ptr<managers::detail::ProxyState> _callmethod_proxy(std::string_view method,
+                                                                    list args = {}) const;
+    /// The names of the methods the referent exposes (Python: _exposed_).
+    std::vector<std::string> _exposed_() const;
     /// The referent's token.
     const managers::Token& token() const;
     /// Python's repr of the proxy: <DictProxy object, typeid 'dict' at 0x1>.
@@ -595,14 +610,37 @@ class MPROC_API AutoProxy : public BaseProxy {
 
 namespace managers {
 
+/// How a type is registered (BaseManager::register_).
+struct TypeOptions {
+    /// False: no create() for it; only a method of another registered type
+    /// makes it (Python: create_method=False).
+    bool create_method = true;
+    /// The manager kind whose servers serve it.
+    std::string_view registry = "BaseManager";
+};
+
 namespace detail {
 struct ManagerImpl;
 /// A method of a registered type, type-erased: self, arguments -> result.
 using MethodFn = std::function<object(void* self, const list& args)>;
+/// A method whose result becomes a new referent: self, arguments -> the
+/// object and its C++ type (checked against the result typeid's type).
+using ProduceFn =
+    std::function<std::pair<std::shared_ptr<void>, const std::type_info*>(void*, const list&)>;
+/// One exposed method: a value method (fn) or a referent-making one
+/// (produce, with the typeid of what it makes).
+struct MethodEntry {
+    std::string name;
+    MethodFn fn;
+    std::string result_typeid;
+    ProduceFn produce;
+};
 /// What register_type records.
 struct MPROC_API TypeEntry {
     std::function<std::shared_ptr<void>(const list& args)> factory;
-    std::vector<std::pair<std::string, MethodFn>> methods;
+    std::vector<MethodEntry> methods;
+    const std::type_info* type = nullptr;  ///< the C++ type of the referents
+    bool create_method = true;
 };
 MPROC_API void register_type(std::string_view registry, std::string type_id, TypeEntry entry);
 MPROC_API void register_builtin(std::string_view registry, std::string type_id, std::string builtin,
@@ -619,8 +657,10 @@ std::tuple<std::decay_t<P>...> typed_args(const list& a, std::index_sequence<I..
 /// result cross through the serializer, typed.
 template <class T>
 struct Method {
-    std::string name;     ///< the name clients call
-    detail::MethodFn fn;  ///< the call
+    std::string name;           ///< the name clients call
+    detail::MethodFn fn;        ///< the call (a value method)
+    std::string result_typeid;  ///< the typeid of the referent it makes, if any
+    detail::ProduceFn produce;  ///< the call (a referent-making method)
 
     /// A member function.
     template <class R, class... P>
@@ -628,21 +668,65 @@ struct Method {
     /// A const member function.
     template <class R, class... P>
     Method(std::string n, R (T::*f)(P...) const) : name(std::move(n)), fn(make(name, f)) {}
+    /// A member function whose result (a U, or a std::shared_ptr<U>) becomes
+    /// a new referent of typeid result_type, registered for U; the caller
+    /// gets a proxy of it (Python: method_to_typeid={name: result_type}):
+    /// {"__iter__", &Foo::iter, "Iterator"}, then foo.call<IteratorProxy>("__iter__").
+    template <class R, class... P>
+    Method(std::string n, R (T::*f)(P...), std::string result_type)
+        : name(std::move(n)), result_typeid(std::move(result_type)), produce(producer(name, f)) {}
+    /// The same for a const member function.
+    template <class R, class... P>
+    Method(std::string n, R (T::*f)(P...) const, std::string result_type)
+        : name(std::move(n)), result_typeid(std::move(result_type)), produce(producer(name, f)) {}
 
   private:
+    // Checks the count, converts the arguments to P..., calls self->*f.
+    template <class F, class... P>
+    static decltype(auto) invoke(const std::string& name, void* self, F f, const list& a) {
+        if (a.size() != sizeof...(P)) detail::wrong_arg_count(name, sizeof...(P), a.size());
+        auto args = detail::typed_args<P...>(a, std::index_sequence_for<P...>{});
+        return std::apply(
+            [&](auto&&... x) -> decltype(auto) {
+                return (static_cast<T*>(self)->*f)(std::move(x)...);
+            },
+            std::move(args));
+    }
+    template <class X>
+    struct shared {
+        using element = X;
+        static std::shared_ptr<X> make(X&& x) { return std::make_shared<X>(std::move(x)); }
+    };
+    template <class X>
+    struct shared<std::shared_ptr<X>> {
+        using element = X;
+        static std::shared_ptr<X> make(std::shared_ptr<X>&& x) { return std::move(x); }
+    };
+    template <class F, class R, class... P>
+    static detail::ProduceFn produce_bind(std::string name, F f) {
+        using S = shared<std::decay_t<R>>;
+        return [name, f](void* self,
+                         const list& a) -> std::pair<std::shared_ptr<void>, const std::type_info*> {
+            return {std::shared_ptr<void>(S::make(invoke<F, P...>(name, self, f, a))),
+                    &typeid(typename S::element)};
+        };
+    }
+    template <class R, class... P>
+    static detail::ProduceFn producer(const std::string& name, R (T::*f)(P...)) {
+        return produce_bind<decltype(f), R, P...>(name, f);
+    }
+    template <class R, class... P>
+    static detail::ProduceFn producer(const std::string& name, R (T::*f)(P...) const) {
+        return produce_bind<decltype(f), R, P...>(name, f);
+    }
     template <class F, class R, class... P>
     static detail::MethodFn bind(std::string name, F f) {
         return [name, f](void* self, const list& a) -> object {
-            if (a.size() != sizeof...(P)) detail::wrong_arg_count(name, sizeof...(P), a.size());
-            auto args = detail::typed_args<P...>(a, std::index_sequence_for<P...>{});
-            auto call = [&](auto&&... x) -> decltype(auto) {
-                return (static_cast<T*>(self)->*f)(std::move(x)...);
-            };
             if constexpr (std::is_void_v<R>) {
-                std::apply(call, std::move(args));
+                invoke<F, P...>(name, self, f, a);
                 return None;
             } else {
-                return to_object(std::apply(call, std::move(args)));
+                return to_object(invoke<F, P...>(name, self, f, a));
             }
         };
     }
@@ -680,6 +764,35 @@ class MPROC_API BaseManager {
 
     /// Starts the server in a child process (ProcessError if already started).
     void start();
+    /// Starts the server, which first runs initializer(initargs...) in its
+    /// process (Python: start(initializer, initargs)). Under spawn and
+    /// forkserver the initializer must be a plain function with serializable
+    /// arguments (as a Process target); under fork any callable. If it
+    /// throws, start() throws ManagerError with its message.
+    template <class F, class... A>
+    requires std::invocable < std::decay_t<F>
+    &, std::decay_t<A>&... > void start(F&& initializer, A&&... initargs) {
+        if (start_method() == "fork") {
+            start_with({}, [f = std::decay_t<F>(std::forward<F>(initializer)),
+                            args = std::tuple<std::decay_t<A>...>(
+                                std::forward<A>(initargs)...)]() mutable { std::apply(f, args); });
+        } else if constexpr (mproc::detail::PlainFunction<F> &&
+                             (Serializable<std::decay_t<A>> && ...)) {
+            auto& e = managers::detail::scratch_encoder();
+            e.clear();
+            auto fn = +initializer;
+            mproc::encode(e, &mproc::detail::exec_trampoline<decltype(fn), std::decay_t<A>...>);
+            mproc::encode(e, fn);
+            mproc::encode(e, std::tuple<std::decay_t<A>...>(std::forward<A>(initargs)...));
+            auto d = e.data();
+            start_with(bytes(d.begin(), d.end()), {});
+        } else {
+            throw ValueError(
+                "mproc: a manager's initializer must be a plain function with serializable "
+                "arguments under the " +
+                start_method() + " start method");
+        }
+    }
     /// Connects to a running server at address (ManagerError if none listens
     /// there, AuthenticationError if the key differs).
     void connect();
@@ -704,13 +817,27 @@ class MPROC_API BaseManager {
     static bool register_(std::string type_id, std::vector<managers::Method<T>> exposed,
                           std::function<std::shared_ptr<T>()> factory = {},
                           std::string_view registry = "BaseManager") {
+        return register_<T>(std::move(type_id), std::move(exposed),
+                            managers::TypeOptions{.registry = registry}, std::move(factory));
+    }
+    /// The same with options: create_method = false registers a type that
+    /// only a method of another type makes ({"name", &T::f, "Typeid"}); a
+    /// create() of it is refused, as Python's manager has no method for it.
+    template <class T>
+    static bool register_(std::string type_id, std::vector<managers::Method<T>> exposed,
+                          const managers::TypeOptions& options,
+                          std::function<std::shared_ptr<T>()> factory = {}) {
         managers::detail::TypeEntry e;
         if (factory)
             e.factory = [factory](const list&) { return std::shared_ptr<void>(factory()); };
-        else
+        else if constexpr (std::is_default_constructible_v<T>)
             e.factory = [](const list&) { return std::shared_ptr<void>(std::make_shared<T>()); };
-        for (auto& m : exposed) e.methods.emplace_back(std::move(m.name), std::move(m.fn));
-        managers::detail::register_type(registry, std::move(type_id), std::move(e));
+        e.type = &typeid(T);
+        e.create_method = options.create_method && e.factory;
+        for (auto& m : exposed)
+            e.methods.push_back({std::move(m.name), std::move(m.fn), std::move(m.result_typeid),
+                                 std::move(m.produce)});
+        managers::detail::register_type(options.registry, std::move(type_id), std::move(e));
         return true;
     }
     /// Registers type_id as one of SyncManager's types ("Queue", "dict", ...):
@@ -758,6 +885,8 @@ class MPROC_API BaseManager {
     virtual std::string_view class_name() const { return "BaseManager"; }
 
   private:
+    std::string start_method() const;
+    void start_with(bytes initializer, std::function<void()> local_initializer);
     std::unique_ptr<managers::detail::ManagerImpl> impl_;
 };
 

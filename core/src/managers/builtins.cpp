@@ -1,11 +1,13 @@
 // The data referents of a SyncManager: dict, list, Namespace, Value, Array.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "managers/protocol.hpp"
 #include "managers/servant.hpp"
 
 namespace mproc::managers::detail {
@@ -69,6 +71,55 @@ bool truthy(const object& o) {
                 return !v.empty();
         },
         o.value());
+}
+
+namespace {
+
+// The proxy class Python's SyncManager makes for a typeid.
+std::string proxy_class(const std::string& type_id) {
+    static const std::map<std::string, std::string, std::less<>> names = {
+        {"dict", "DictProxy"},
+        {"list", "ListProxy"},
+        {"Namespace", "NamespaceProxy"},
+        {"Lock", "AcquirerProxy"},
+        {"RLock", "AcquirerProxy"},
+        {"Semaphore", "AcquirerProxy"},
+        {"BoundedSemaphore", "AcquirerProxy"},
+        {"Condition", "ConditionProxy"},
+        {"Event", "EventProxy"},
+        {"Barrier", "BarrierProxy"},
+        {"Value", "ValueProxy"},
+        {"Array", "ArrayProxy"}};
+    auto it = names.find(type_id);
+    return it != names.end() ? it->second : "AutoProxy[" + type_id + "]";
+}
+
+std::string join_repr(const std::vector<object>& v, const char* open, const char* close,
+                      bool tuple) {
+    std::string out = open;
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + py_repr(v[i]);
+    if (tuple && v.size() == 1) out += ",";
+    return out + close;
+}
+
+}  // namespace
+
+std::string py_repr(const object& o) {
+    if (auto ref = parse_ref(o))
+        return fmt::format("<{} object, typeid {} at {:#x}>", proxy_class(ref->type_id),
+                           object(ref->type_id).repr(), ref->id);
+    if (auto* l = o.get_if<list>()) return join_repr(*l, "[", "]", false);
+    if (auto* t = o.get_if<tuple>()) return join_repr(*t, "(", ")", true);
+    if (auto* d = o.get_if<dict>()) {
+        std::string out = "{";
+        const char* sep = "";
+        for (auto& [k, x] : *d) {
+            out += sep + py_repr(k) + ": " + py_repr(x);
+            sep = ", ";
+        }
+        return out + "}";
+    }
+    return o.repr();
 }
 
 namespace {
@@ -142,7 +193,7 @@ std::int64_t clamp_slice(const object& o, std::int64_t n, std::int64_t def) {
     return std::min(i, n);
 }
 
-class DictServant final : public Servant {
+class DictServant final : public GuardedServant {
   public:
     explicit DictServant(dict d) : d_(std::move(d)) {}
 
@@ -211,17 +262,10 @@ class DictServant final : public Servant {
             }
             throw PyError("TypeError", fmt::format("'{}' object is not a dict", o.type_name()));
         }
-        if (m == "__repr__" || m == "__str__") return object(d_).repr();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return object(d_).repr();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return d_;
-    }
+    std::string repr_locked() const override { return py_repr(object(d_)); }
+    object value_locked() override { return d_; }
     std::vector<std::string_view> exposed() const override {
         return {"__contains__", "__delitem__", "__getitem__", "__len__", "__setitem__",
                 "clear",        "copy",        "get",         "items",   "keys",
@@ -251,11 +295,10 @@ class DictServant final : public Servant {
             }
         return false;
     }
-    std::mutex mu_;
     dict d_;
 };
 
-class ListServant final : public Servant {
+class ListServant final : public GuardedServant {
   public:
     explicit ListServant(list l) : l_(std::move(l)) {}
 
@@ -349,17 +392,10 @@ class ListServant final : public Servant {
             l_ = std::move(r);
             return None;
         }
-        if (m == "__repr__" || m == "__str__") return object(l_).repr();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return object(l_).repr();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return l_;
-    }
+    std::string repr_locked() const override { return py_repr(object(l_)); }
+    object value_locked() override { return l_; }
     std::vector<std::string_view> exposed() const override {
         return {"__add__", "__contains__", "__delitem__", "__getitem__", "__len__",
                 "__mul__", "__setitem__",  "append",      "count",       "extend",
@@ -374,11 +410,10 @@ class ListServant final : public Servant {
             if (py_eq(l_[i], x)) return i;
         return std::nullopt;
     }
-    std::mutex mu_;
     list l_;
 };
 
-class NamespaceServant final : public Servant {
+class NamespaceServant final : public GuardedServant {
   public:
     explicit NamespaceServant(dict attrs) : d_(std::move(attrs)) {}
 
@@ -403,17 +438,9 @@ class NamespaceServant final : public Servant {
                 }
             throw PyError("AttributeError", name);
         }
-        if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return repr_locked();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return d_;
-    }
+    object value_locked() override { return d_; }
     std::vector<std::string_view> exposed() const override {
         return {"__getattribute__", "__setattr__", "__delattr__"};
     }
@@ -426,19 +453,18 @@ class NamespaceServant final : public Servant {
         return *s;
     }
     // Python's Namespace repr: public attributes, sorted, as name=repr.
-    std::string repr_locked() const {
+    std::string repr_locked() const override {
         std::vector<std::string> items;
         for (auto& [k, v] : d_)
             if (auto* s = k.get_if<std::string>(); s && !s->starts_with('_'))
-                items.push_back(*s + "=" + v.repr());
+                items.push_back(*s + "=" + py_repr(v));
         std::sort(items.begin(), items.end());
         return fmt::format("Namespace({})", fmt::join(items, ", "));
     }
-    std::mutex mu_;
     dict d_;
 };
 
-class ValueServant final : public Servant {
+class ValueServant final : public GuardedServant {
   public:
     ValueServant(std::string typecode, object v)
         : typecode_(std::move(typecode)), v_(std::move(v)) {}
@@ -449,31 +475,22 @@ class ValueServant final : public Servant {
             v_ = arg(a, 0, m);
             return None;
         }
-        if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return repr_locked();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return v_;
-    }
+    object value_locked() override { return v_; }
     std::vector<std::string_view> exposed() const override { return {"get", "set"}; }
     std::string_view type_name() const override { return "Value"; }
 
   private:
-    std::string repr_locked() const {
-        return fmt::format("Value({}, {})", object(typecode_).repr(), v_.repr());
+    std::string repr_locked() const override {
+        return fmt::format("Value({}, {})", object(typecode_).repr(), py_repr(v_));
     }
-    std::mutex mu_;
     std::string typecode_;
     object v_;
 };
 
 // array.array: typecodes b B h H i I l L q Q (int), f d (float), u (one character).
-class ArrayServant final : public Servant {
+class ArrayServant final : public GuardedServant {
   public:
     ArrayServant(std::string typecode, const object& items) : typecode_(std::move(typecode)) {
         static constexpr std::string_view codes = "bBhHiIlLqQfdu";
@@ -496,17 +513,9 @@ class ArrayServant final : public Servant {
             return None;
         }
         if (m == "tolist") return l_;
-        if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return repr_locked();
-    }
-    object value() override {
-        std::lock_guard g(mu_);
-        return l_;
-    }
+    object value_locked() override { return l_; }
     std::vector<std::string_view> exposed() const override {
         return {"__len__", "__getitem__", "__setitem__", "tolist"};
     }
@@ -527,11 +536,10 @@ class ArrayServant final : public Servant {
         throw PyError("TypeError", fmt::format("'{}' object cannot be interpreted as an integer",
                                                x.type_name()));
     }
-    std::string repr_locked() const {
+    std::string repr_locked() const override {
         if (l_.empty()) return fmt::format("array('{}')", typecode_);
         return fmt::format("array('{}', {})", typecode_, object(l_).repr());
     }
-    std::mutex mu_;
     std::string typecode_;
     list l_;
 };

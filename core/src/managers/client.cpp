@@ -130,7 +130,7 @@ Connection Session::connect() const {
 }
 
 object Session::roundtrip(Connection& c, std::optional<std::int64_t> id, std::string_view method,
-                          list args) const {
+                          list args, bool* made) const {
     object reply;
     try {
         c.send(object(list{id ? object(*id) : object(None), std::string(method), std::move(args)}));
@@ -146,7 +146,12 @@ object Session::roundtrip(Connection& c, std::optional<std::int64_t> id, std::st
     if (!r || r->size() != 2 || !(*r)[0].is<std::string>())
         throw ManagerError(
             fmt::format("the manager at {} sent a malformed reply", address_.repr()));
-    if ((*r)[0].as<std::string>() == kind_return) return std::move((*r)[1]);
+    const auto& kind = (*r)[0].as<std::string>();
+    if (kind == kind_return) return std::move((*r)[1]);
+    if (kind == kind_proxy) {
+        if (made) *made = true;
+        return std::move((*r)[1]);
+    }
     raise_remote((*r)[1]);
 }
 
@@ -158,8 +163,9 @@ object Session::anchor_call(std::string_view method, list args) {
     return roundtrip(anchor_, std::nullopt, method, std::move(args));
 }
 
-object Session::call(std::optional<std::int64_t> id, std::string_view method, list args) {
-    return roundtrip(thread_connection(), id, method, std::move(args));
+object Session::call(std::optional<std::int64_t> id, std::string_view method, list args,
+                     bool* made) {
+    return roundtrip(thread_connection(), id, method, std::move(args), made);
 }
 
 void Session::decref(std::int64_t id) noexcept {

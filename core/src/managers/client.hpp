@@ -34,7 +34,10 @@ class Session : public std::enable_shared_from_this<Session> {
     /// A server-level call (create, incref, ...) on the anchor connection.
     object anchor_call(std::string_view method, list args);
     /// A call on this thread's connection (id: the referent, or nullopt).
-    object call(std::optional<std::int64_t> id, std::string_view method, list args);
+    /// A "#PROXY" reply (a new referent, referenced by this thread's
+    /// connection) sets *made when given.
+    object call(std::optional<std::int64_t> id, std::string_view method, list args,
+                bool* made = nullptr);
     /// Drops a reference; never throws (the server may be gone).
     void decref(std::int64_t id) noexcept;
 
@@ -46,7 +49,7 @@ class Session : public std::enable_shared_from_this<Session> {
   private:
     Connection connect() const;
     object roundtrip(Connection& c, std::optional<std::int64_t> id, std::string_view method,
-                     list args) const;
+                     list args, bool* made = nullptr) const;
 
     friend struct ThreadConnections;
     Connection& thread_connection();

@@ -31,29 +31,39 @@ void wrong_arg_count(std::string_view name, std::size_t want, std::size_t got) {
 
 namespace {
 
+using Methods = std::vector<MethodEntry>;
+
 // Calls on one referent are serialized (a C++ object need not be
 // thread-safe); Python does not serialize them.
-class CustomServant final : public Servant {
+class CustomServant final : public GuardedServant {
   public:
     CustomServant(std::string type_id, std::shared_ptr<void> self,
-                  std::shared_ptr<const std::vector<std::pair<std::string, MethodFn>>> methods)
+                  std::shared_ptr<const Methods> methods)
         : type_id_(std::move(type_id)), self_(std::move(self)), methods_(std::move(methods)) {}
 
-    object call(std::string_view m, list& a, CallContext&) override {
-        for (auto& [name, fn] : *methods_)
-            if (name == m) {
-                std::lock_guard g(mu_);
-                return fn(self_.get(), a);
+    object call(std::string_view m, list& a, CallContext& cx) override {
+        for (auto& e : *methods_)
+            if (e.name == m) {
+                if (!e.produce) {
+                    std::lock_guard g(mu_);
+                    return e.fn(self_.get(), a);
+                }
+                std::pair<std::shared_ptr<void>, const std::type_info*> made;
+                {
+                    std::lock_guard g(mu_);
+                    made = e.produce(self_.get(), a);
+                }
+                cx.produced.emplace(e.result_typeid, cx.server->wrap(e.result_typeid, made));
+                return None;
             }
-        if (m == "__repr__" || m == "__str__") return repr();
         not_exposed(m);
     }
-    std::string repr() override {
+    std::string repr_locked() const override {
         return fmt::format("<{} object at {}>", type_id_, fmt::ptr(self_.get()));
     }
     std::vector<std::string_view> exposed() const override {
         std::vector<std::string_view> v;
-        for (auto& [name, fn] : *methods_) v.push_back(name);
+        for (auto& e : *methods_) v.push_back(e.name);
         return v;
     }
     std::string_view type_name() const override { return type_id_; }
@@ -61,20 +71,26 @@ class CustomServant final : public Servant {
   private:
     std::string type_id_;
     std::shared_ptr<void> self_;
-    std::shared_ptr<const std::vector<std::pair<std::string, MethodFn>>> methods_;
-    std::mutex mu_;
+    std::shared_ptr<const Methods> methods_;
 };
 
 }  // namespace
 
 void register_type(std::string_view registry, std::string type_id, TypeEntry entry) {
-    auto methods = std::make_shared<const std::vector<std::pair<std::string, MethodFn>>>(
-        std::move(entry.methods));
-    auto factory = std::move(entry.factory);
-    mutable_registry(registry)[type_id] = [type_id, methods, factory](list& args, CallContext&) {
+    auto methods = std::make_shared<const Methods>(std::move(entry.methods));
+    TypeSlot slot;
+    if (auto factory = std::move(entry.factory))
+        slot.factory = [type_id, methods, factory](list& args, CallContext&) {
+            return std::shared_ptr<Servant>(
+                std::make_shared<CustomServant>(type_id, factory(args), methods));
+        };
+    slot.create_method = entry.create_method;
+    slot.type = entry.type;
+    slot.wrap = [type_id, methods](std::shared_ptr<void> self) {
         return std::shared_ptr<Servant>(
-            std::make_shared<CustomServant>(type_id, factory(args), methods));
+            std::make_shared<CustomServant>(type_id, std::move(self), methods));
     };
+    mutable_registry(registry)[type_id] = std::move(slot);
 }
 
 void register_builtin(std::string_view registry, std::string type_id, std::string builtin,

@@ -55,13 +55,27 @@ BaseManager::~BaseManager() {
 }
 
 void BaseManager::start() {
+    start_with({}, {});
+}
+
+std::string BaseManager::start_method() const {
+    if (!impl_) throw ValueError("mproc: use of a moved-from manager");
+    return std::string(impl_->ctx->get_start_method());
+}
+
+void BaseManager::start_with(bytes initializer, std::function<void()> local_initializer) {
     if (!impl_) throw ValueError("mproc: use of a moved-from manager");
     if (impl_->process) throw ProcessError("mproc: the manager was already started");
     auto [reader, writer] = impl_->ctx->Pipe(false);
     auto [control_r, control_w] = impl_->ctx->Pipe(false);
+    // A fork child runs the callable at this address in its copy of our memory.
+    const auto local = local_initializer
+                           ? std::int64_t(reinterpret_cast<std::intptr_t>(&local_initializer))
+                           : std::int64_t(0);
     auto p = impl_->ctx->Process(ProcessOptions{.daemon = true}, &md::run_server, writer, control_r,
                                  impl_->authkey, std::int64_t(md::os::current_pid()),
-                                 md::address_to_object(impl_->address), std::string(class_name()));
+                                 md::address_to_object(impl_->address), std::string(class_name()),
+                                 std::move(initializer), local);
     // Python names the server "SyncManager-N" with the process counter's N.
     const auto name = p.name();
     p.set_name(std::string(class_name()) + name.substr(name.find('-')));
@@ -87,8 +101,8 @@ void BaseManager::start() {
     }
     if (auto* l = reply.get_if<list>(); l && !l->empty() && (*l)[0] == object(md::kind_error)) {
         impl_->process->join();
-        throw ManagerError("the manager's server could not listen: " +
-                           (l->size() > 1 ? (*l)[1].str() : std::string("?")));
+        throw ManagerError("the manager's server " +
+                           (l->size() > 1 ? (*l)[1].str() : std::string("failed")));
     }
     impl_->address = md::address_from_object(reply);
 }

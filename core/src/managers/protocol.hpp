@@ -3,9 +3,10 @@
 //
 //   request: [id or None, method, [args...]]   (None: a server-level call)
 //   reply:   ["#RETURN", value] | ["#ERROR", [type name, message]]
+//            | ["#PROXY", ref]   (a new referent a method made)
 //
 // Server-level calls: create(typeid, args) -> id, incref(id), decref(id),
-// number_of_objects(), debug_info(), shutdown(), dummy().
+// number_of_objects(), debug_info(), get_methods(id), shutdown(), dummy().
 // A proxy stored inside a managed object is the tuple
 // ("#PROXY", typeid, address, id) (see BaseProxy::ref).
 #pragma once
@@ -22,6 +23,9 @@ namespace mproc::managers::detail {
 
 inline constexpr std::string_view kind_return = "#RETURN";
 inline constexpr std::string_view kind_error = "#ERROR";
+/// A reply naming a new referent (method_to_typeid): the calling connection
+/// holds its first reference.
+inline constexpr std::string_view kind_proxy = "#PROXY";
 inline constexpr std::string_view proxy_marker = "#PROXY";
 /// The largest request a server reads (a bigger length closes the connection).
 inline constexpr std::size_t max_message = std::size_t(64) << 20;

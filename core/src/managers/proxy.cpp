@@ -35,6 +35,33 @@ object BaseProxy::_callmethod(std::string_view method, list args) const {
     return s.local().call(s.token.id, method, std::move(args));
 }
 
+std::shared_ptr<md::ProxyState> BaseProxy::_callmethod_proxy(std::string_view method,
+                                                             list args) const {
+    auto& s = live(state_);
+    auto& session = s.local();
+    bool made = false;
+    object r = session.call(s.token.id, method, std::move(args), &made);
+    auto ref = md::parse_ref(r);
+    if (!made || !ref)
+        throw TypeError("TypeError",
+                        fmt::format("method '{}' of typeid {} returns a value, not a new referent "
+                                    "(register it as {{name, &T::f, \"Typeid\"}})",
+                                    method, object(s.token.type_id).repr()));
+    // Our reference is on the anchor connection, which the server counts
+    // for this process; then the call connection's first one is dropped.
+    auto st = md::adopt_state(managers::Token{ref->type_id, s.token.address, ref->id}, s.authkey);
+    session.call(std::nullopt, "decref", list{ref->id});
+    return st;
+}
+
+std::vector<std::string> BaseProxy::_exposed_() const {
+    auto& s = live(state_);
+    std::vector<std::string> names;
+    const object reply = s.local().anchor_call("get_methods", list{s.token.id});
+    for (auto& n : reply.as<list>()) names.push_back(n.as<std::string>());
+    return names;
+}
+
 object BaseProxy::_getvalue() const {
     return _callmethod("#GETVALUE");
 }

@@ -14,6 +14,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include <mproc/object.hpp>
@@ -34,17 +37,23 @@ class PyError : public std::runtime_error {
     std::string type_;
 };
 
-/// Who is calling: the connection (owner of RLocks and Conditions) and the server.
+class Servant;
+
+/// Who is calling: the connection (owner of RLocks and Conditions) and the
+/// server; a method registered with a result typeid leaves the new referent
+/// in produced (the server adds it and replies with a reference).
 struct CallContext {
     std::uint64_t connection = 0;
     Server* server = nullptr;
+    std::optional<std::pair<std::string, std::shared_ptr<Servant>>> produced;
 };
 
 /// A referent.
 class Servant {
   public:
     virtual ~Servant();
-    /// Calls an exposed method; AttributeError (Python's text) for any other.
+    /// Calls an exposed method; AttributeError (Python's text) for any
+    /// other. (__repr__ and __str__ never come here: the server answers them.)
     virtual object call(std::string_view method, list& args, CallContext& cx) = 0;
     /// Python's repr of the referent.
     virtual std::string repr() = 0;
@@ -62,10 +71,49 @@ class Servant {
     [[noreturn]] void not_exposed(std::string_view method) const;
 };
 
+/// A referent guarded by one mutex: repr and value are read under it (the
+/// server answers __repr__ and __str__ from them, for every typeid).
+class GuardedServant : public Servant {
+  public:
+    std::string repr() final {
+        std::lock_guard g(mu_);
+        return repr_locked();
+    }
+    object value() final {
+        std::lock_guard g(mu_);
+        return value_locked();
+    }
+
+  protected:
+    /// Python's repr, with mu_ held.
+    virtual std::string repr_locked() const = 0;
+    /// A copy of the value, with mu_ held (TypeError by default: no value).
+    virtual object value_locked() { return Servant::value(); }
+    std::mutex mu_;
+};
+
 /// Makes a referent from the create() arguments.
 using Factory = std::function<std::shared_ptr<Servant>(list& args, CallContext& cx)>;
-/// typeid -> factory.
-using Registry = std::map<std::string, Factory, std::less<>>;
+/// What a registry holds for a typeid.
+struct TypeSlot {
+    TypeSlot() = default;
+    template <class F>
+    requires std::is_convertible_v<F, Factory> TypeSlot(F f)  // NOLINT: r["dict"] = lambda
+        : factory(std::move(f)) {}
+    /// Makes a referent from create() arguments (null: no create()).
+    Factory factory;
+    /// False: create() is refused (only a method makes it).
+    bool create_method = true;
+    /// Wraps an object a method made (registered C++ types only).
+    std::function<std::shared_ptr<Servant>(std::shared_ptr<void>)> wrap;
+    /// The C++ type wrap takes.
+    const std::type_info* type = nullptr;
+    std::shared_ptr<Servant> operator()(list& args, CallContext& cx) const {
+        return factory(args, cx);
+    }
+};
+/// typeid -> what makes its referents.
+using Registry = std::map<std::string, TypeSlot, std::less<>>;
 
 /// The types of a SyncManager.
 const Registry& sync_registry();
@@ -79,6 +127,10 @@ std::int64_t arg_int(const list& args, std::size_t i, std::string_view method);
 /// A timeout: None -> nullopt, a number -> seconds (negative: ValueError as Python's).
 std::optional<std::chrono::duration<double>> arg_timeout(const list& args, std::size_t i);
 bool truthy(const object& o);
+
+/// Python's repr of a value in a referent: a stored proxy shows as Python
+/// shows it (<ListProxy object, typeid 'list' at 0x...>), not as its tuple.
+std::string py_repr(const object& o);
 
 /// Python's == (1 == 1.0 == True), for list search and dict keys.
 bool py_eq(const object& a, const object& b);

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include <mproc/authentication.hpp>
+#include <mproc/detail/target.hpp>
+#include <mproc/function.hpp>
 #include <mproc/managers.hpp>
 #include <mproc/serializer.hpp>
 
@@ -102,7 +104,16 @@ void Server::serve_connection(Connection c, std::uint64_t id) {
         try {
             dec->reset(message);
             const object request = decode<object>(*dec);
-            reply = list{std::string(kind_return), dispatch(request, cx, refs, stop)};
+            cx.produced.reset();
+            object result = dispatch(request, cx, refs, stop);
+            if (cx.produced) {  // a new referent: this connection holds its first reference
+                auto& [type_id, servant] = *cx.produced;
+                const auto id = add_referent(type_id, std::move(servant), refs);
+                reply = list{std::string(kind_proxy), make_ref(type_id, address(), id)};
+                cx.produced.reset();
+            } else {
+                reply = list{std::string(kind_return), std::move(result)};
+            }
         } catch (const PyError& e) {
             reply = list{std::string(kind_error), list{e.type(), std::string(e.what())}};
         } catch (const RemoteError& e) {  // thrown by a registered type's method
@@ -150,6 +161,8 @@ object Server::dispatch(const object& request, CallContext& cx, Refs& refs, bool
         servant = it->second.servant;
     }
     if (method == "#GETVALUE") return servant->value();
+    if (method == "__repr__") return servant->repr();
+    if (method == "__str__") return servant->str();
     return servant->call(method, args, cx);
 }
 
@@ -163,14 +176,28 @@ object Server::server_call(std::string_view method, list& args, CallContext& cx,
             throw PyError("ValueError", fmt::format("unknown typeid {} (not registered in the "
                                                     "manager's server process)",
                                                     object(*type_id).repr()));
+        if (!it->second.create_method || !it->second.factory)
+            throw PyError("ValueError",
+                          fmt::format("typeid {} has no creation method (registered with "
+                                      "create_method=false): a method of another type makes it",
+                                      object(*type_id).repr()));
         list create_args;
         if (args.size() > 1 && args[1].is<list>()) create_args = args[1].as<list>();
-        auto servant = it->second(create_args, cx);
-        std::lock_guard g(mu_);
-        const std::int64_t id = next_id_++;
-        objects_.emplace(id, Entry{*type_id, std::move(servant), 1});
-        ++refs[id];
-        return id;
+        return add_referent(*type_id, it->second(create_args, cx), refs);
+    }
+    if (method == "get_methods") {
+        const auto id = arg_int(args, 0, method);
+        std::shared_ptr<Servant> servant;
+        {
+            std::lock_guard g(mu_);
+            auto it = objects_.find(id);
+            if (it == objects_.end())
+                throw PyError("KeyError", fmt::format("'referent {} not found (freed?)'", id));
+            servant = it->second.servant;
+        }
+        list names;
+        for (auto n : servant->exposed()) names.emplace_back(std::string(n));
+        return names;
     }
     if (method == "incref") {
         incref(arg_int(args, 0, method), refs);
@@ -199,6 +226,31 @@ object Server::server_call(std::string_view method, list& args, CallContext& cx,
     if (method == "dummy") return None;
     throw PyError("AttributeError",
                   fmt::format("the manager has no method {}", object(method).repr()));
+}
+
+std::int64_t Server::add_referent(std::string type_id, std::shared_ptr<Servant> servant,
+                                  Refs& refs) {
+    std::lock_guard g(mu_);
+    const std::int64_t id = next_id_++;
+    objects_.emplace(id, Entry{std::move(type_id), std::move(servant), 1});
+    ++refs[id];
+    return id;
+}
+
+std::shared_ptr<Servant> Server::wrap(
+    const std::string& type_id, std::pair<std::shared_ptr<void>, const std::type_info*> made) {
+    auto it = registry_.find(type_id);
+    if (it == registry_.end() || !it->second.wrap)
+        throw PyError("TypeError",
+                      fmt::format("method_to_typeid names {}, which is not a registered C++ type "
+                                  "of this manager",
+                                  object(type_id).repr()));
+    if (!made.first) throw PyError("TypeError", "a method made a null object");
+    if (it->second.type && made.second && *it->second.type != *made.second)
+        throw PyError("TypeError", fmt::format("a method returned a {}, but typeid {} is "
+                                               "registered for another C++ type",
+                                               made.second->name(), object(type_id).repr()));
+    return it->second.wrap(std::move(made.first));
 }
 
 void Server::incref(std::int64_t id, Refs& refs) {
@@ -249,16 +301,51 @@ std::shared_ptr<Servant> Server::local_referent(const object& ref) {
     return it->second.servant;
 }
 
+namespace {
+
+// Runs the start() initializer: a callable in our fork-copied memory, or a
+// plain function and its arguments encoded with their trampoline.
+void run_initializer(const bytes& encoded, std::int64_t local) {
+    if (local != 0) {
+        (*reinterpret_cast<std::function<void()>*>(static_cast<std::intptr_t>(local)))();
+        return;
+    }
+    if (encoded.empty()) return;
+    auto d = default_serializer().make_decoder();
+    d->reset(encoded);
+    auto trampoline = decode<ExecTrampoline>(*d);
+    auto* fn = const_cast<void*>(mproc::detail::decode_code_address(*d, nullptr));
+    trampoline(*d, fn);
+}
+
+}  // namespace
+
 void run_server(Connection writer, Connection control, bytes authkey, std::int64_t owner_pid,
-                object address, std::string kind) {
+                object address, std::string kind, bytes initializer,
+                std::int64_t local_initializer) {
     os::ignore_sigint();
+    try {
+        run_initializer(initializer, local_initializer);
+    } catch (const std::exception& e) {
+        writer.send(
+            object(list{std::string(kind_error), std::string("initializer failed: ") + e.what()}));
+        writer.close();
+        return;
+    } catch (...) {
+        writer.send(object(list{std::string(kind_error),
+                                std::string("initializer failed: an exception that is not a "
+                                            "std::exception")}));
+        writer.close();
+        return;
+    }
     std::unique_ptr<Server> server;
     try {
         connection::Address a;
         if (!address.is_none()) a = address_from_object(address);
         server = std::make_unique<Server>(registry_for(kind), a, std::move(authkey));
     } catch (const std::exception& e) {
-        writer.send(object(list{std::string(kind_error), std::string(e.what())}));
+        writer.send(
+            object(list{std::string(kind_error), std::string("could not listen: ") + e.what()}));
         writer.close();
         return;
     }

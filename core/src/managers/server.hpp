@@ -31,6 +31,10 @@ class Server {
     [[noreturn]] void serve_forever(int owner_pid, std::intptr_t control_fd = -1);
     /// The referent a stored proxy of this server refers to (Condition(lock)).
     std::shared_ptr<Servant> local_referent(const object& ref);
+    /// A referent of type_id around an object a method made (method_to_typeid);
+    /// TypeError if type_id is not registered for that C++ type.
+    std::shared_ptr<Servant> wrap(const std::string& type_id,
+                                  std::pair<std::shared_ptr<void>, const std::type_info*> made);
 
   private:
     struct Entry {
@@ -47,6 +51,7 @@ class Server {
     void incref(std::int64_t id, Refs& refs);
     void decref(std::int64_t id, Refs& refs);
     void pin_refs(const object& o, int depth = 0);
+    std::int64_t add_referent(std::string type_id, std::shared_ptr<Servant> servant, Refs& refs);
 
     const Registry& registry_;
     bytes authkey_;
@@ -70,7 +75,8 @@ const Registry& registry_for(std::string_view kind);
 /// forkserver can start it): serves, after sending its address (or
 /// ["#ERROR", message]) through writer.
 void run_server(Connection writer, Connection control, bytes authkey, std::int64_t owner_pid,
-                object address, std::string kind);
+                object address, std::string kind, bytes initializer,
+                std::int64_t local_initializer);
 
 namespace os {
 /// A descriptor readable when process pid ends (a pidfd), or -1.

@@ -1,11 +1,13 @@
 // The manager server's Linux calls: pidfd to watch the owner, poll, signals.
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <system_error>
@@ -67,8 +69,23 @@ void exit_now(int code) {
     ::_exit(code);
 }
 
+namespace {
+// getpid() is a system call (glibc no longer caches it) and a proxy call
+// asks for the pid to notice a fork: keep it here, renewed in fork children.
+std::atomic<int> cached_pid{0};
+void renew_pid() noexcept {
+    cached_pid.store(int(::getpid()), std::memory_order_relaxed);
+}
+}  // namespace
+
 int current_pid() noexcept {
-    return int(::getpid());
+    static const bool registered = [] {
+        renew_pid();
+        ::pthread_atfork(nullptr, nullptr, &renew_pid);
+        return true;
+    }();
+    (void)registered;
+    return cached_pid.load(std::memory_order_relaxed);
 }
 
 void shutdown_socket(std::intptr_t fd) noexcept {

@@ -51,7 +51,7 @@ std::optional<seconds_d> acquire_timeout(const list& a, bool& blocking) {
 }  // namespace
 
 /// Lock and RLock (and the lock under a Condition).
-class LockServant final : public Servant {
+class LockServant final : public GuardedServant {
   public:
     explicit LockServant(bool reentrant) : reentrant_(reentrant) {}
 
@@ -110,11 +110,9 @@ class LockServant final : public Servant {
             release(cx.connection);
             return None;
         }
-        if (m == "__repr__" || m == "__str__") return repr();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
+    std::string repr_locked() const override {
         if (reentrant_)
             return fmt::format("<{} RLock owner={} count={}>", count_ ? "locked" : "unlocked",
                                count_ ? std::to_string(owner_) : "None", count_);
@@ -125,7 +123,6 @@ class LockServant final : public Servant {
 
   private:
     const bool reentrant_;
-    std::mutex mu_;
     std::condition_variable cv_;
     std::uint64_t owner_ = 0;
     int count_ = 0;
@@ -133,7 +130,7 @@ class LockServant final : public Servant {
 
 namespace {
 
-class SemaphoreServant final : public Servant {
+class SemaphoreServant final : public GuardedServant {
   public:
     SemaphoreServant(std::int64_t value, bool bounded)
         : value_(value), initial_(value), bounded_(bounded) {
@@ -159,11 +156,9 @@ class SemaphoreServant final : public Servant {
             for (std::int64_t k = 0; k < n; ++k) cv_.notify_one();
             return None;
         }
-        if (m == "__repr__" || m == "__str__") return repr();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
+    std::string repr_locked() const override {
         return fmt::format("<threading.{} value={}>", bounded_ ? "BoundedSemaphore" : "Semaphore",
                            value_);
     }
@@ -173,13 +168,12 @@ class SemaphoreServant final : public Servant {
     }
 
   private:
-    std::mutex mu_;
     std::condition_variable cv_;
     std::int64_t value_, initial_;
     bool bounded_;
 };
 
-class ConditionServant final : public Servant {
+class ConditionServant final : public GuardedServant {
   public:
     explicit ConditionServant(std::shared_ptr<LockServant> lock) : lock_(std::move(lock)) {}
 
@@ -209,11 +203,9 @@ class ConditionServant final : public Servant {
             cv_.notify_all();
             return None;
         }
-        if (m == "__repr__" || m == "__str__") return repr();
         not_exposed(m);
     }
-    std::string repr() override {
-        std::lock_guard g(mu_);
+    std::string repr_locked() const override {
         return fmt::format("<Condition({}, {})>", lock_->repr(), waiters_.size());
     }
     std::vector<std::string_view> exposed() const override {
@@ -223,12 +215,11 @@ class ConditionServant final : public Servant {
 
   private:
     std::shared_ptr<LockServant> lock_;
-    std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::shared_ptr<bool>> waiters_;
 };
 
-class EventServant final : public Servant {
+class EventServant final : public GuardedServant {
   public:
     object call(std::string_view m, list& a, CallContext&) override {
         std::unique_lock lk(mu_);
@@ -243,12 +234,7 @@ class EventServant final : public Servant {
             return None;
         }
         if (m == "wait") return wait_for(cv_, lk, arg_timeout(a, 0), [&] { return flag_; });
-        if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
-    }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return repr_locked();
     }
     std::vector<std::string_view> exposed() const override {
         return {"is_set", "set", "clear", "wait"};
@@ -256,16 +242,15 @@ class EventServant final : public Servant {
     std::string_view type_name() const override { return "Event"; }
 
   private:
-    std::string repr_locked() const {
+    std::string repr_locked() const override {
         return fmt::format("<threading.Event: {}>", flag_ ? "set" : "unset");
     }
-    std::mutex mu_;
     std::condition_variable cv_;
     bool flag_ = false;
 };
 
 // threading.Barrier: a generation counter; broken until reset.
-class BarrierServant final : public Servant {
+class BarrierServant final : public GuardedServant {
   public:
     BarrierServant(std::int64_t parties, std::optional<seconds_d> timeout)
         : parties_(parties), timeout_(timeout) {
@@ -308,12 +293,7 @@ class BarrierServant final : public Servant {
             throw PyError("AttributeError",
                           fmt::format("'Barrier' object has no attribute {}", a[0].repr()));
         }
-        if (m == "__repr__" || m == "__str__") return repr_locked();
         not_exposed(m);
-    }
-    std::string repr() override {
-        std::lock_guard g(mu_);
-        return repr_locked();
     }
     std::vector<std::string_view> exposed() const override {
         return {"__getattribute__", "wait", "abort", "reset"};
@@ -329,11 +309,10 @@ class BarrierServant final : public Servant {
         count_ = 0;
         cv_.notify_all();
     }
-    std::string repr_locked() const {
+    std::string repr_locked() const override {
         if (broken_) return "<threading.Barrier at broken>";
         return fmt::format("<threading.Barrier: waiters={}/{}>", count_, parties_);
     }
-    std::mutex mu_;
     std::condition_variable cv_;
     const std::int64_t parties_;
     const std::optional<seconds_d> timeout_;
@@ -344,7 +323,7 @@ class BarrierServant final : public Servant {
 };
 
 // queue.Queue (which has task_done and join: JoinableQueue is the same).
-class QueueServant final : public Servant {
+class QueueServant final : public GuardedServant {
   public:
     QueueServant(std::int64_t maxsize, bool joinable) : maxsize_(maxsize), joinable_(joinable) {}
     object call(std::string_view m, list& a, CallContext&) override {
@@ -381,10 +360,9 @@ class QueueServant final : public Servant {
             all_done_.wait(lk, [&] { return unfinished_ == 0; });
             return None;
         }
-        if (m == "__repr__" || m == "__str__") return repr();
         not_exposed(m);
     }
-    std::string repr() override { return "<queue.Queue object>"; }
+    std::string repr_locked() const override { return "<queue.Queue object>"; }
     std::vector<std::string_view> exposed() const override {
         return {"empty", "full",       "get",   "get_nowait", "join",
                 "put",   "put_nowait", "qsize", "task_done"};
@@ -392,7 +370,6 @@ class QueueServant final : public Servant {
     std::string_view type_name() const override { return joinable_ ? "JoinableQueue" : "Queue"; }
 
   private:
-    std::mutex mu_;
     std::condition_variable not_empty_, not_full_, all_done_;
     std::deque<object> q_;
     const std::int64_t maxsize_;
