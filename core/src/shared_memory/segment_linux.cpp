@@ -25,7 +25,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -238,6 +241,85 @@ bool close_segment(Segment& s, const std::string& name) noexcept {
         removed = ::shm_unlink(shm_path(name).c_str()) == 0;
     ::close(fd);
     return removed;
+}
+
+// ---- the process's table of mappings ----
+
+namespace {
+
+struct Table {
+    mproc::detail::ForkGuardedMutex mutex;
+    std::vector<Mapping*> mappings;
+};
+
+Table& table() {
+    static auto* t = new Table;  // leaked: used until exit, and in fork children
+    return *t;
+}
+
+}  // namespace
+
+Mapping* create_mapping(std::string& name, std::size_t size, bool track) {
+    auto m = std::make_unique<Mapping>();
+    m->seg = create_segment(name, size, track);
+    m->name = name;
+    m->track = track;
+    auto& t = table();
+    std::lock_guard g(t.mutex);
+    try {
+        t.mappings.push_back(m.get());
+    } catch (...) {
+        close_segment(m->seg, name);
+        throw;
+    }
+    return m.release();
+}
+
+Mapping* attach_mapping(const std::string& name, bool track, bool& fresh) {
+    auto& t = table();
+    {
+        std::lock_guard g(t.mutex);
+        for (Mapping* m : t.mappings) {
+            if (m->name != name || m->track != track) continue;
+            // Does the name still name the block we hold? (We hold it open,
+            // so its inode number cannot be reused meanwhile.)
+            struct stat st;
+            if (::stat(("/dev/shm/" + name).c_str(), &st) != 0) break;  // gone: fail below
+            if (std::uint64_t(st.st_ino) != m->seg.ino) continue;
+            ++m->refs;
+            fresh = false;
+            return m;
+        }
+    }
+    auto m = std::make_unique<Mapping>();
+    m->seg = attach_segment(name, track);
+    m->name = name;
+    m->track = track;
+    std::lock_guard g(t.mutex);
+    try {
+        t.mappings.push_back(m.get());
+    } catch (...) {
+        close_segment(m->seg, name);
+        throw;
+    }
+    fresh = true;
+    return m.release();
+}
+
+void retain_mapping(Mapping* m) noexcept {
+    std::lock_guard g(table().mutex);
+    ++m->refs;
+}
+
+bool release_mapping(Mapping* m) noexcept {
+    auto& t = table();
+    {
+        std::lock_guard g(t.mutex);
+        if (--m->refs > 0) return false;
+        std::erase(t.mappings, m);
+    }
+    std::unique_ptr<Mapping> owned(m);
+    return close_segment(m->seg, m->name);
 }
 
 void unlink_segment(const std::string& name) {
