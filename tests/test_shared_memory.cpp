@@ -865,6 +865,7 @@ TEST_CASE("SharedMemoryManager: blocks made by its server, unlinked at shutdown"
     auto another = smm.ShareableList(mp::list{"a", "l", "p", "h", "a"});
     CHECK(another.items() == mp::list{"a", "l", "p", "h", "a"});
     CHECK_THROWS_AS(smm.SharedMemory(0), mp::ValueError);
+    CHECK_THROWS_AS(smm.ShareableList(mp::list{mp::list{1}}), mp::ValueError);  // not a scalar
     auto names = smm.list_segments();
     CHECK(std::set<std::string>(names.begin(), names.end()) ==
           std::set<std::string>{sl.shm().name(), raw.name(), another.shm().name()});

@@ -257,22 +257,27 @@ Table& table() {
     return *t;
 }
 
+// Puts a newly opened segment in the table (closing it if that fails).
+Mapping* adopt(Segment seg, const std::string& name, bool track) {
+    try {
+        auto m = std::make_unique<Mapping>();
+        m->seg = seg;
+        m->name = name;
+        m->track = track;
+        auto& t = table();
+        std::lock_guard g(t.mutex);
+        t.mappings.push_back(m.get());
+        return m.release();
+    } catch (...) {
+        close_segment(seg, name);
+        throw;
+    }
+}
+
 }  // namespace
 
 Mapping* create_mapping(std::string& name, std::size_t size, bool track) {
-    auto m = std::make_unique<Mapping>();
-    m->seg = create_segment(name, size, track);
-    m->name = name;
-    m->track = track;
-    auto& t = table();
-    std::lock_guard g(t.mutex);
-    try {
-        t.mappings.push_back(m.get());
-    } catch (...) {
-        close_segment(m->seg, name);
-        throw;
-    }
-    return m.release();
+    return adopt(create_segment(name, size, track), name, track);
 }
 
 Mapping* attach_mapping(const std::string& name, bool track, bool& fresh) {
@@ -291,19 +296,8 @@ Mapping* attach_mapping(const std::string& name, bool track, bool& fresh) {
             return m;
         }
     }
-    auto m = std::make_unique<Mapping>();
-    m->seg = attach_segment(name, track);
-    m->name = name;
-    m->track = track;
-    std::lock_guard g(t.mutex);
-    try {
-        t.mappings.push_back(m.get());
-    } catch (...) {
-        close_segment(m->seg, name);
-        throw;
-    }
     fresh = true;
-    return m.release();
+    return adopt(attach_segment(name, track), name, track);
 }
 
 void retain_mapping(Mapping* m) noexcept {
