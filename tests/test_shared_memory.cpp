@@ -931,3 +931,27 @@ TEST_CASE("SharedMemoryManager: its owner SIGKILLed, the blocks are gone within 
         },
         10);
 }
+
+TEST_CASE("SharedMemoryManager: its server SIGKILLed, its blocks follow the tracker's rule",
+          "[shared_memory]") {
+    FOR_EACH_START_METHOD(ctx);
+    mp::SharedMemoryManager smm(ctx);
+    smm.start();
+    auto held = smm.SharedMemory(4096);
+    std::string loose;
+    {
+        auto b = smm.SharedMemory(4096);
+        loose = b.name();
+    }
+    CHECK(exists(loose));  // the server holds it
+    ::kill(*smm.pid(), SIGKILL);
+    smm.join(60s);
+    auto t0 = std::chrono::steady_clock::now();
+    mp::test::wait_until([&] { return !exists(loose); }, 10);
+    CHECK(mp::test::seconds_since(t0) < 2);  // its last user is gone
+    CHECK(exists(held.name()));              // we still use this one
+    const auto name = held.name();
+    held.close();
+    CHECK_FALSE(exists(name));
+    smm.shutdown();
+}
