@@ -4,9 +4,10 @@
 //       one iteration: create a 1 MiB SharedMemory, attach to it by name,
 //       close both, unlink (the cycle of issue 16). Pages are not touched,
 //       as in the twin. Counter median_us: the median iteration. The
-//       tracked one includes the tracker's work (user locks, a message to
-//       the watcher per create and attach; the watcher itself runs
-//       in another process).
+//       tracked one includes the tracker's work (user locks, a record in
+//       the watcher's ring per created block; the watcher itself runs in
+//       another process). The attach is by a name this process has open:
+//       it shares the process's mapping (one stat; docs/shared_memory.md).
 #include <vector>
 
 #include "bench_common.hpp"

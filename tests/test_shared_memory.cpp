@@ -705,3 +705,253 @@ TEST_CASE("Tracker: a new watcher sweeps marked blocks that nobody holds", "[sha
     CHECK(helper.wait() == 0);
     ::shm_unlink(("/" + plain).c_str());
 }
+
+// ---- as arguments: they cross by name (issue 16, as Python pickles them) ----
+
+namespace {
+
+// True while pid exists and is not a zombie.
+bool alive(int pid) {
+    char state = mp::test::process_state(pid);
+    return state != '?' && state != 'Z';
+}
+
+void argument_child(mp::Connection c, smem::SharedMemory shm, const smem::ShareableList& l) {
+    put(shm, "ARG");
+    auto copy = l;  // another handle on the same block
+    copy.set(0, std::int64_t(42));
+    c.send(l[1].as<std::string>());
+}
+
+std::int64_t pool_sum(smem::ShareableList l, std::int64_t from, std::int64_t to) {
+    std::int64_t sum = 0;
+    for (auto i = from; i < to; ++i) sum += l[i].as<std::int64_t>();
+    return sum;
+}
+
+std::string pool_read(smem::SharedMemory shm) {
+    return text(shm, 3);
+}
+
+void queue_child(mp::Queue<smem::SharedMemory> q, mp::Connection c) {
+    auto shm = q.get();
+    put(shm, "QUE");
+    c.send(shm.name());
+}
+
+}  // namespace
+
+TEST_CASE("SharedMemory: copies are handles on one mapping, each closing on its own",
+          "[shared_memory]") {
+    auto a = smem::SharedMemory::create(4096);
+    auto b = a;
+    smem::SharedMemory c(a.name());  // attached in the same process: the same mapping
+    CHECK(b.buf().data() == a.buf().data());
+    CHECK(c.buf().data() == a.buf().data());
+    put(a, "one");
+    CHECK(text(c, 3) == "one");
+    a.close();
+    CHECK(a.closed());
+    CHECK(text(b, 3) == "one");
+    CHECK(exists(b.name()));
+    b.close();
+    CHECK(exists(c.name()));  // c still holds it
+    smem::SharedMemory d;
+    d = c;
+    c.close();
+    CHECK(exists(d.name()));
+    const auto name = d.name();
+    d.close();
+    CHECK_FALSE(exists(name));  // the last handle's close removed it
+    smem::SharedMemory closed_copy = d;
+    CHECK(closed_copy.closed());
+    CHECK_THROWS_AS(closed_copy.buf(), mp::ClosedError);
+}
+
+TEST_CASE("SharedMemory: an attach by a name this process has open sees the name's block",
+          "[shared_memory]") {
+    auto a = smem::SharedMemory::create(4096, {}, false);
+    put(a, "old");
+    const auto name = a.name();
+    a.unlink();
+    CHECK_THROWS_AS(smem::SharedMemory(name, false, 0, false), mp::FileNotFoundError);
+    // The name now names another block: an attach must find that one.
+    auto b = smem::SharedMemory::create(8192, name, false);
+    put(b, "new");
+    smem::SharedMemory c(name, false, 0, false);
+    CHECK(c.size() == 8192);
+    CHECK(text(c, 3) == "new");
+    CHECK(text(a, 3) == "old");
+    b.unlink();
+}
+
+TEST_CASE("SharedMemory and ShareableList cross as Process, Pool and Queue arguments",
+          "[shared_memory]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto shm = smem::SharedMemory::create(4096);
+    put(shm, "abc");
+    smem::ShareableList l(mp::list{1, "two", 3});
+
+    auto [a, b] = ctx.Pipe();
+    auto p = ctx.Process(argument_child, b, shm, l);
+    p.start();
+    b.close();
+    REQUIRE(a.poll(60s));
+    CHECK(a.recv<std::string>() == "two");
+    p.join(60s);
+    CHECK(p.exitcode() == 0);
+    CHECK(text(shm, 3) == "ARG");
+    CHECK(l[0] == mp::object(42));
+
+    {
+        auto pool = ctx.Pool(2);
+        smem::ShareableList numbers(mp::list{1, 2, 3});
+        CHECK(pool.apply(pool_sum, numbers, std::int64_t(0), std::int64_t(3)) == 6);
+        CHECK(pool.apply(pool_read, shm) == "ARG");
+        auto names = pool.map(pool_read, std::vector<smem::SharedMemory>{shm, shm});
+        CHECK(names == std::vector<std::string>{"ARG", "ARG"});
+    }
+
+    auto q = ctx.Queue<smem::SharedMemory>();
+    auto [qa, qb] = ctx.Pipe();
+    auto qp = ctx.Process(queue_child, q, qb);
+    qp.start();
+    qb.close();
+    q.put(shm);
+    REQUIRE(qa.poll(60s));
+    CHECK(qa.recv<std::string>() == shm.name());
+    qp.join(60s);
+    CHECK(text(shm, 3) == "QUE");
+    // Read as a string, it is the name.
+    auto e = mp::default_serializer().make_encoder();
+    mp::encode(*e, l);
+    auto d = mp::default_serializer().make_decoder();
+    d->reset(e->data());
+    CHECK(mp::decode<std::string>(*d) == l.shm().name());
+}
+
+// ---- SharedMemoryManager ----
+
+namespace {
+
+void square_slots(smem::ShareableList sl, std::int64_t from, std::int64_t to) {
+    for (auto i = from; i < to; ++i) sl.set(i, i * i);
+}
+
+// Starts a SharedMemoryManager, makes two blocks, reports their names and
+// the server's pid, then waits to be killed.
+void owner_of_blocks(mp::Connection c) {
+    mp::SharedMemoryManager smm;
+    smm.start();
+    auto raw = smm.SharedMemory(4096);
+    auto sl = smm.ShareableList(mp::list{1, 2});
+    c.send(std::vector<std::string>{raw.name(), sl.shm().name()});
+    c.send(*smm.pid());
+    (void)c.recv<int>();  // never comes
+}
+
+}  // namespace
+
+TEST_CASE("SharedMemoryManager: blocks made by its server, unlinked at shutdown",
+          "[shared_memory]") {
+    FOR_EACH_START_METHOD(ctx);
+    mp::SharedMemoryManager smm(ctx);
+    smm.start();
+    CHECK_THAT(smm.process_name(), Contains("SharedMemoryManager-"));
+    auto sl = smm.ShareableList(mp::list{0, 1, 2, 3});
+    CHECK_THAT(sl.repr(), Contains("ShareableList([0, 1, 2, 3], name='mproc_"));
+    auto raw = smm.SharedMemory(128);
+    CHECK(raw.size() == 128);
+    auto another = smm.ShareableList(mp::list{"a", "l", "p", "h", "a"});
+    CHECK(another.items() == mp::list{"a", "l", "p", "h", "a"});
+    CHECK_THROWS_AS(smm.SharedMemory(0), mp::ValueError);
+    CHECK_THROWS_AS(smm.ShareableList(mp::list{mp::list{1}}), mp::ValueError);  // not a scalar
+    auto names = smm.list_segments();
+    CHECK(std::set<std::string>(names.begin(), names.end()) ==
+          std::set<std::string>{sl.shm().name(), raw.name(), another.shm().name()});
+    const auto raw_name = raw.name();
+    raw.close();
+    CHECK(exists(raw_name));  // the server holds it until it stops
+    smm.shutdown();
+    CHECK_FALSE(exists(raw_name));
+    CHECK_FALSE(exists(sl.shm().name()));
+    CHECK_FALSE(exists(another.shm().name()));
+    CHECK(sl[3] == mp::object(3));  // our mapping stays
+}
+
+TEST_CASE("SharedMemoryManager: the docs' two workers, unlinked at scope exit", "[shared_memory]") {
+    FOR_EACH_START_METHOD(ctx);
+    std::string name;
+    {
+        mp::SharedMemoryManager smm(ctx);
+        smm.start();
+        auto sl = smm.ShareableList(mp::list(200, mp::object(std::int64_t(0))));
+        name = sl.shm().name();
+        auto p1 = ctx.Process(square_slots, sl, std::int64_t(0), std::int64_t(100));
+        auto p2 = ctx.Process(square_slots, sl, std::int64_t(100), std::int64_t(200));
+        p1.start();
+        p2.start();
+        p1.join(60s);
+        p2.join(60s);
+        std::int64_t total = 0;
+        for (std::size_t i = 0; i < sl.size(); ++i) total += sl[std::int64_t(i)].as<std::int64_t>();
+        CHECK(total == 199 * 200 * 399 / 6);
+        CHECK(exists(name));
+    }
+    CHECK_FALSE(exists(name));
+}
+
+TEST_CASE("SharedMemoryManager: its owner SIGKILLed, the blocks are gone within 2 s",
+          "[shared_memory]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto [a, b] = ctx.Pipe();
+    auto owner = ctx.Process(owner_of_blocks, b);
+    owner.start();
+    b.close();
+    REQUIRE(a.poll(60s));
+    const auto names = a.recv<std::vector<std::string>>();
+    const int server = a.recv<int>();
+    for (auto& n : names) CHECK(exists(n));
+    owner.kill();
+    owner.join(60s);
+    auto t0 = std::chrono::steady_clock::now();
+    mp::test::wait_until([&] { return !exists(names[0]) && !exists(names[1]); }, 10);
+    CHECK(mp::test::seconds_since(t0) < 2);
+    CHECK_FALSE(exists(names[0]));
+    CHECK_FALSE(exists(names[1]));
+    mp::test::wait_until([&] { return !alive(server); }, 10);
+    // The orphaned server (and the owner's forkserver, if it had one) became
+    // our children (the tests are a subreaper), maybe only once they ended:
+    // reap them.
+    mp::test::wait_until(
+        [] {
+            for (const auto& c : mp::test::children())
+                if (c.state == 'Z') ::waitpid(c.pid, nullptr, WNOHANG);
+            return mp::test::child_pids().empty();
+        },
+        10);
+}
+
+TEST_CASE("SharedMemoryManager: its server SIGKILLed, its blocks follow the tracker's rule",
+          "[shared_memory]") {
+    FOR_EACH_START_METHOD(ctx);
+    mp::SharedMemoryManager smm(ctx);
+    smm.start();
+    auto held = smm.SharedMemory(4096);
+    std::string loose;
+    {
+        auto b = smm.SharedMemory(4096);
+        loose = b.name();
+    }
+    CHECK(exists(loose));  // the server holds it
+    ::kill(*smm.pid(), SIGKILL);
+    smm.join(60s);
+    auto t0 = std::chrono::steady_clock::now();
+    mp::test::wait_until([&] { return !exists(loose); }, 10);
+    CHECK(mp::test::seconds_since(t0) < 2);  // its last user is gone
+    CHECK(exists(held.name()));              // we still use this one
+    const auto name = held.name();
+    held.close();
+    CHECK_FALSE(exists(name));
+    smm.shutdown();
+}

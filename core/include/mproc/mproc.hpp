@@ -35,6 +35,7 @@
 #include <mproc/serializer.hpp>
 #include <mproc/shared_block.hpp>
 #include <mproc/shared_memory.hpp>
+#include <mproc/shared_memory_manager.hpp>
 #include <mproc/sharedctypes.hpp>
 #include <mproc/timeout.hpp>
 #include <mproc/util.hpp>

@@ -30,13 +30,23 @@
 #include <string_view>
 #include <vector>
 
+#include <mproc/codec.hpp>
 #include <mproc/errors.hpp>
 #include <mproc/object.hpp>
 
 namespace mproc::shared_memory {
 
-/// A named block of shared memory (Python: SharedMemory). Moves, never copies;
-/// the destructor closes it.
+namespace detail {
+struct Mapping;
+}
+
+/// A named block of shared memory (Python: SharedMemory). A copy is another
+/// handle on the same block (as a second attach by name, without the system
+/// calls: the handles of a block in one process share one mapping, so their
+/// buf() is the same memory); each handle closes on its own, and the
+/// destructor closes it. As a Process, Pool or Queue argument it crosses by
+/// name (Python pickles it so): the receiver attaches to the block, or, in a
+/// fork child given it as a Process argument, uses the inherited handle.
 class MPROC_API SharedMemory {
   public:
     /// Creates (create=true) or attaches to (create=false) the block `name`
@@ -63,8 +73,10 @@ class MPROC_API SharedMemory {
     SharedMemory(SharedMemory&& other) noexcept;
     /// Closes this block, then takes over other's.
     SharedMemory& operator=(SharedMemory&& other) noexcept;
-    SharedMemory(const SharedMemory&) = delete;
-    SharedMemory& operator=(const SharedMemory&) = delete;
+    /// Another handle on other's block (closed if other is).
+    SharedMemory(const SharedMemory& other);
+    /// Closes this handle, then becomes another handle on other's block.
+    SharedMemory& operator=(const SharedMemory& other);
 
     /// The block's memory; ClosedError after close().
     std::span<std::byte> buf() const;
@@ -90,10 +102,7 @@ class MPROC_API SharedMemory {
     std::string name_;
     std::byte* addr_ = nullptr;
     std::size_t size_ = 0;
-    int fd_ = -1;
-    std::uint64_t ino_ = 0;
-    int opener_ = 0;           // which process opened fd_ (its fork generation)
-    unsigned long forks_ = 0;  // its fork count then
+    detail::Mapping* mapping_ = nullptr;  // the process's mapping of the block, shared
     bool tracked_ = false;
     bool was_tracked_ = false;
     bool removed_by_close_ = false;
@@ -152,3 +161,34 @@ class MPROC_API ShareableList {
 };
 
 }  // namespace mproc::shared_memory
+
+namespace mproc {
+
+/// A SharedMemory crosses by name (as Python pickles it): the receiver
+/// attaches to the block, so the sender must keep a handle open until then
+/// (a tracked block goes with its last user). Read as a std::string, the
+/// name.
+template <>
+struct codec<shared_memory::SharedMemory> {
+    /// Writes the name.
+    static void encode(Encoder& e, const shared_memory::SharedMemory& s) { e.write_str(s.name()); }
+    /// Attaches by name.
+    static shared_memory::SharedMemory decode(Decoder& d) {
+        return shared_memory::SharedMemory(d.read_str());
+    }
+};
+
+/// A ShareableList crosses by its block's name, as a SharedMemory.
+template <>
+struct codec<shared_memory::ShareableList> {
+    /// Writes the block's name.
+    static void encode(Encoder& e, const shared_memory::ShareableList& l) {
+        e.write_str(l.shm().name());
+    }
+    /// Attaches by name.
+    static shared_memory::ShareableList decode(Decoder& d) {
+        return shared_memory::ShareableList(d.read_str());
+    }
+};
+
+}  // namespace mproc

@@ -37,6 +37,19 @@ Registry& mutable_registry(std::string_view kind) {
     return it->second;
 }
 
+namespace {
+std::mutex exit_hooks_mutex;
+std::vector<std::function<void()>>& exit_hooks() {
+    static std::vector<std::function<void()>> hooks;
+    return hooks;
+}
+}  // namespace
+
+void at_server_exit(std::function<void()> fn) {
+    std::lock_guard g(exit_hooks_mutex);
+    exit_hooks().push_back(std::move(fn));
+}
+
 const Registry& registry_for(std::string_view kind) {
     return mutable_registry(kind);
 }
@@ -77,6 +90,15 @@ void Server::serve_forever(int owner_pid, std::intptr_t control_fd) {
         }).detach();
     }
     listener_.close();  // removes the socket file
+    {
+        std::lock_guard g(exit_hooks_mutex);
+        for (auto& hook : exit_hooks()) {
+            try {
+                hook();
+            } catch (...) {
+            }
+        }
+    }
     os::exit_now(0);
 }
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -70,6 +71,11 @@ Registry& mutable_registry(std::string_view kind);
 /// The registry a server of this manager kind serves ("SyncManager", or a
 /// BaseManager's registry name).
 const Registry& registry_for(std::string_view kind);
+
+/// Runs fn in this process when a server stops serving (shutdown, or its
+/// owner's end), just before the process exits (SharedMemoryManager unlinks
+/// its blocks there).
+void at_server_exit(std::function<void()> fn);
 
 /// The server process's entry (a plain function, so that spawn and
 /// forkserver can start it): serves, after sending its address (or

@@ -41,6 +41,31 @@ bool close_segment(Segment& s, const std::string& name) noexcept;
 /// Removes the name (FileNotFoundError if absent).
 void unlink_segment(const std::string& name);
 
+/// A segment as this process has it mapped: one per block and process,
+/// shared by every SharedMemory handle of the block in the process (an
+/// attach by a name the process has open already, and copies, reuse it).
+struct Mapping {
+    Segment seg;
+    std::string name;
+    bool track = false;  ///< what the opener asked for (the key, with the name)
+    std::size_t refs = 1;
+};
+
+/// A new segment (see create_segment), in the process's table.
+Mapping* create_mapping(std::string& name, std::size_t size, bool track);
+
+/// The mapping of segment `name`: the process's own one if it has the block
+/// open (same name, same track, and the name still names that block: one
+/// stat), else a new one (attach_segment). fresh: whether it is new.
+Mapping* attach_mapping(const std::string& name, bool track, bool& fresh);
+
+/// One more handle on m.
+void retain_mapping(Mapping* m) noexcept;
+
+/// One handle less; the last one closes the segment (close_segment).
+/// Returns true if that removed the name.
+bool release_mapping(Mapping* m) noexcept;
+
 /// Asks this process's watcher (started on first use) to remove segment
 /// `name` (inode ino) once no process uses it, even if all were killed.
 void watch_segment(const std::string& name, std::uint64_t ino);

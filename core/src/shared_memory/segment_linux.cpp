@@ -25,7 +25,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -238,6 +241,79 @@ bool close_segment(Segment& s, const std::string& name) noexcept {
         removed = ::shm_unlink(shm_path(name).c_str()) == 0;
     ::close(fd);
     return removed;
+}
+
+// ---- the process's table of mappings ----
+
+namespace {
+
+struct Table {
+    mproc::detail::ForkGuardedMutex mutex;
+    std::vector<Mapping*> mappings;
+};
+
+Table& table() {
+    static auto* t = new Table;  // leaked: used until exit, and in fork children
+    return *t;
+}
+
+// Puts a newly opened segment in the table (closing it if that fails).
+Mapping* adopt(Segment seg, const std::string& name, bool track) {
+    try {
+        auto m = std::make_unique<Mapping>();
+        m->seg = seg;
+        m->name = name;
+        m->track = track;
+        auto& t = table();
+        std::lock_guard g(t.mutex);
+        t.mappings.push_back(m.get());
+        return m.release();
+    } catch (...) {
+        close_segment(seg, name);
+        throw;
+    }
+}
+
+}  // namespace
+
+Mapping* create_mapping(std::string& name, std::size_t size, bool track) {
+    return adopt(create_segment(name, size, track), name, track);
+}
+
+Mapping* attach_mapping(const std::string& name, bool track, bool& fresh) {
+    auto& t = table();
+    {
+        std::lock_guard g(t.mutex);
+        for (Mapping* m : t.mappings) {
+            if (m->name != name || m->track != track) continue;
+            // Does the name still name the block we hold? (We hold it open,
+            // so its inode number cannot be reused meanwhile.)
+            struct stat st;
+            if (::stat(("/dev/shm/" + name).c_str(), &st) != 0) break;  // gone: fail below
+            if (std::uint64_t(st.st_ino) != m->seg.ino) continue;
+            ++m->refs;
+            fresh = false;
+            return m;
+        }
+    }
+    fresh = true;
+    return adopt(attach_segment(name, track), name, track);
+}
+
+void retain_mapping(Mapping* m) noexcept {
+    std::lock_guard g(table().mutex);
+    ++m->refs;
+}
+
+bool release_mapping(Mapping* m) noexcept {
+    auto& t = table();
+    {
+        std::lock_guard g(t.mutex);
+        if (--m->refs > 0) return false;
+        std::erase(t.mappings, m);
+    }
+    std::unique_ptr<Mapping> owned(m);
+    return close_segment(m->seg, m->name);
 }
 
 void unlink_segment(const std::string& name) {

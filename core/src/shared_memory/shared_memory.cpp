@@ -54,19 +54,16 @@ SharedMemory::SharedMemory(std::string_view name, bool create, std::int64_t size
     if (size < 0) throw ValueError("SharedMemory: 'size' must be a positive integer");
     if (create && size == 0)
         throw ValueError("SharedMemory: 'size' must be a positive number different from zero");
-    detail::Segment s = create ? detail::create_segment(name_, std::size_t(size), track)
-                               : detail::attach_segment(name_, track);
-    addr_ = s.addr;
-    size_ = s.size;
-    fd_ = s.fd;
-    ino_ = s.ino;
-    opener_ = s.opener;
-    forks_ = s.forks;
-    tracked_ = s.tracked;
-    was_tracked_ = s.tracked;
-    if (tracked_) {
+    bool fresh = true;
+    mapping_ = create ? detail::create_mapping(name_, std::size_t(size), track)
+                      : detail::attach_mapping(name_, track, fresh);
+    addr_ = mapping_->seg.addr;
+    size_ = mapping_->seg.size;
+    tracked_ = mapping_->seg.tracked;
+    was_tracked_ = tracked_;
+    if (tracked_ && fresh) {
         try {
-            detail::watch_segment(name_, ino_);
+            detail::watch_segment(name_, mapping_->seg.ino);
         } catch (...) {
             close();
             throw;
@@ -78,14 +75,26 @@ SharedMemory::~SharedMemory() {
     close();
 }
 
+SharedMemory::SharedMemory(const SharedMemory& o)
+    : name_(o.name_),
+      addr_(o.addr_),
+      size_(o.size_),
+      mapping_(o.mapping_),
+      tracked_(o.tracked_),
+      was_tracked_(o.was_tracked_) {
+    if (mapping_) detail::retain_mapping(mapping_);
+}
+
+SharedMemory& SharedMemory::operator=(const SharedMemory& o) {
+    if (this != &o) *this = SharedMemory(o);
+    return *this;
+}
+
 SharedMemory::SharedMemory(SharedMemory&& o) noexcept
     : name_(std::move(o.name_)),
       addr_(std::exchange(o.addr_, nullptr)),
       size_(o.size_),
-      fd_(std::exchange(o.fd_, -1)),
-      ino_(o.ino_),
-      opener_(o.opener_),
-      forks_(o.forks_),
+      mapping_(std::exchange(o.mapping_, nullptr)),
       tracked_(std::exchange(o.tracked_, false)),
       was_tracked_(o.was_tracked_),
       removed_by_close_(o.removed_by_close_) {}
@@ -96,10 +105,7 @@ SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
         name_ = std::move(o.name_);
         addr_ = std::exchange(o.addr_, nullptr);
         size_ = o.size_;
-        fd_ = std::exchange(o.fd_, -1);
-        ino_ = o.ino_;
-        opener_ = o.opener_;
-        forks_ = o.forks_;
+        mapping_ = std::exchange(o.mapping_, nullptr);
         tracked_ = std::exchange(o.tracked_, false);
         was_tracked_ = o.was_tracked_;
         removed_by_close_ = o.removed_by_close_;
@@ -113,11 +119,9 @@ std::span<std::byte> SharedMemory::buf() const {
 }
 
 void SharedMemory::close() noexcept {
-    if (!addr_ && fd_ < 0) return;
-    detail::Segment s{addr_, size_, fd_, ino_, tracked_, opener_, forks_};
-    removed_by_close_ = detail::close_segment(s, name_);
+    if (!mapping_) return;
+    removed_by_close_ = detail::release_mapping(std::exchange(mapping_, nullptr));
     addr_ = nullptr;
-    fd_ = -1;
     tracked_ = false;
 }
 
