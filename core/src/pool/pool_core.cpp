@@ -117,6 +117,10 @@ struct PoolCore::Impl {
     std::unique_ptr<Decoder> dec;
     std::thread thread;
     std::mutex join_m;
+    // Held by the pool thread except while it waits: whoever holds it may
+    // dispatch (a submitting thread sends a new job's first chunks straight
+    // to an idle worker, saving a wake-up of the pool thread).
+    std::mutex dm;
 
     void start_worker();
     void run();
@@ -129,7 +133,18 @@ struct PoolCore::Impl {
     void fail_everything(std::exception_ptr e);
     void stop_workers(bool graceful);
     bool busy() const;
+    /// Moves submitted jobs to sources (with dm held); returns the state.
+    State take_incoming();
 };
+
+PoolCore::Impl::State PoolCore::Impl::take_incoming() {
+    std::lock_guard lock(m);
+    while (!incoming.empty()) {
+        sources.push_back(std::move(incoming.front()));
+        incoming.pop_front();
+    }
+    return state;
+}
 
 void PoolCore::Impl::start_worker() {
     auto [mine, theirs] = ctx.Pipe(true);
@@ -421,18 +436,14 @@ void PoolCore::Impl::stop_workers(bool graceful) {
 }
 
 void PoolCore::Impl::run() {
+    std::unique_lock held(dm);
     for (;;) {
-        State st;
         std::exception_ptr br;
         {
             std::lock_guard lock(m);
-            st = state;
             br = broken;
-            while (!incoming.empty()) {
-                sources.push_back(std::move(incoming.front()));
-                incoming.pop_front();
-            }
         }
+        const State st = take_incoming();
         if (interrupted.load()) {
             {
                 std::lock_guard lock(m);
@@ -485,7 +496,9 @@ void PoolCore::Impl::run() {
                 if (!timeout || left < *timeout) timeout = left;
             }
         }
+        held.unlock();  // while it sleeps, a submitting thread may dispatch
         auto ready = mproc::wait(objects, timeout);
+        held.lock();
         if (!ready.empty() && ready.front().native_handle() == wakeup.handle()) wakeup.drain();
         for (auto& r : ready) {
             if (auto* c = r.connection()) {
@@ -550,6 +563,20 @@ void PoolCore::submit(std::shared_ptr<PoolJob> job) {
         if (i.broken) std::rethrow_exception(i.broken);
         if (i.state != Impl::State::run) throw ValueError("Pool not running");
         i.incoming.push_back(Source{std::move(job), i.next_job_id++, 0});
+    }
+    // Dispatch here if the pool thread sleeps (it wakes for the results).
+    // Not with task_timeout (the pool thread's wait must include the new
+    // deadline), nor from a callback (on the pool thread itself).
+    if (!i.options.task_timeout && std::this_thread::get_id() != i.thread.get_id()) {
+        std::unique_lock held(i.dm, std::try_to_lock);
+        if (held.owns_lock() && i.take_incoming() == Impl::State::run) {
+            bool all_ready = int(i.workers.size()) == i.processes;
+            for (auto& w : i.workers) all_ready = all_ready && w->ready;
+            if (all_ready) {
+                i.dispatch();
+                return;
+            }
+        }
     }
     i.wakeup.notify();
 }
