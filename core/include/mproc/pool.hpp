@@ -752,8 +752,8 @@ class MPROC_API Pool {
         }
         job->callback = std::move(callback);
         job->error_callback = std::move(error_callback);
+        job->input_end(total);  // known from the start: total() is never empty
         core_->submit(job);
-        (void)total;
         return job;
     }
 
