@@ -155,6 +155,7 @@ TEST_CASE("Pool: apply, apply_async, map, starmap, imap, imap_unordered", "[pool
     std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}};
     CHECK(pool.starmap(mul, pairs) == std::vector<int>{2, 12});
     auto ma = pool.map_async(sq, std::views::iota(0, 100));
+    CHECK(ma.total() == 100);  // known at once, as Python's MapResult
     auto v = ma.get(30s);
     REQUIRE(v.size() == 100);
     CHECK(v[99] == 99 * 99);

@@ -16,23 +16,34 @@
 // task_timeout and max_memory_per_child do not apply. Also here:
 // dummy::Process (a thread with Process's API), dummy::Queue and
 // JoinableQueue (in-process queues with Queue's API), dummy::Lock and RLock
-// (std::mutex, std::recursive_mutex). Not included by
+// (std::mutex, std::recursive_mutex), dummy::Pipe (two Connection ends that
+// move any object: send(x), recv<T>()), Event, Semaphore, BoundedSemaphore,
+// Condition, Barrier, and Value<T> / Array<T> (shared by copies, with
+// get_lock()). These are handles: a copy given to a thread shares the
+// object, as a Python object would be shared. Not included by
 // <mproc/mproc.hpp>, as Python's multiprocessing.dummy is its own module.
 #pragma once
 
 #include <mproc/export.hpp>
 
+#include <algorithm>
+#include <any>
 #include <atomic>
+#include <climits>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -557,6 +568,441 @@ using JoinableQueue = Queue<T>;
 /// threading.Lock and threading.RLock.
 using Lock = std::mutex;
 using RLock = std::recursive_mutex;
+
+/// One end of a dummy::Pipe (Python: multiprocessing.dummy.connection's
+/// Connection): Connection's API between threads; objects are moved, not
+/// serialized. recv<T>() must name the type that was sent (else ValueError).
+/// Copies share the end.
+class Connection {
+  public:
+    /// Sends obj (any copyable or movable type).
+    template <class T>
+    void send(T&& obj) {
+        out_->put(std::any(std::forward<T>(obj)));
+    }
+    /// Receives the next object, which must be a T.
+    template <class T>
+    T recv() {
+        std::any a = in_->get();
+        if (auto* v = std::any_cast<T>(&a)) return std::move(*v);
+        throw ValueError(std::string("dummy::Connection::recv: the object sent is a ") +
+                         a.type().name() + ", not the type asked for");
+    }
+    /// Sends bytes (Python: send_bytes is send).
+    void send_bytes(std::span<const std::byte> buf) {
+        send(std::vector<std::byte>(buf.begin(), buf.end()));
+    }
+    void send_bytes(std::string_view s) {
+        send_bytes(std::as_bytes(std::span(s.data(), s.size())));
+    }
+    /// Receives what send_bytes sent.
+    std::vector<std::byte> recv_bytes() { return recv<std::vector<std::byte>>(); }
+    /// Whether something can be received, waiting up to timeout (0: no wait).
+    bool poll(Timeout timeout = std::chrono::seconds(0)) {
+        if (!in_->empty()) return true;
+        if (timeout && timeout->count() <= 0) return false;
+        try {
+            // Wait for an item, then put it back in front: nothing is lost.
+            std::any a = in_->get(true, timeout);
+            in_->unget(std::move(a));
+            return true;
+        } catch (const Empty&) {
+            return false;
+        }
+    }
+    /// Nothing to release (Python's dummy close() does nothing either).
+    void close() noexcept {}
+
+  private:
+    friend std::pair<Connection, Connection> Pipe(bool);
+    struct AnyQueue {
+        std::mutex m;
+        std::condition_variable cv;
+        std::deque<std::any> items;
+        void put(std::any a) {
+            std::lock_guard lock(m);
+            items.push_back(std::move(a));
+            cv.notify_all();
+        }
+        void unget(std::any a) {
+            std::lock_guard lock(m);
+            items.push_front(std::move(a));
+            cv.notify_all();
+        }
+        bool empty() {
+            std::lock_guard lock(m);
+            return items.empty();
+        }
+        std::any get(bool block = true, Timeout timeout = std::nullopt) {
+            std::unique_lock lock(m);
+            auto any = [&] { return !items.empty(); };
+            if (!any() && (!block || !mproc::detail::wait_on(lock, cv, any, timeout)))
+                throw Empty("nothing to receive");
+            std::any a = std::move(items.front());
+            items.pop_front();
+            return a;
+        }
+    };
+    Connection(std::shared_ptr<AnyQueue> in, std::shared_ptr<AnyQueue> out)
+        : in_(std::move(in)), out_(std::move(out)) {}
+    std::shared_ptr<AnyQueue> in_, out_;
+};
+
+/// Two connected ends (Python: multiprocessing.dummy.Pipe; both ends can
+/// send and receive, whatever duplex says, as in Python).
+inline std::pair<Connection, Connection> Pipe(bool duplex = true) {
+    (void)duplex;
+    auto a = std::make_shared<Connection::AnyQueue>();
+    auto b = std::make_shared<Connection::AnyQueue>();
+    return {Connection(a, b), Connection(b, a)};
+}
+
+/// threading.Event (copies share the flag).
+class Event {
+  public:
+    bool is_set() const {
+        std::lock_guard lock(s_->m);
+        return s_->flag;
+    }
+    void set() {
+        std::lock_guard lock(s_->m);
+        s_->flag = true;
+        s_->cv.notify_all();
+    }
+    void clear() {
+        std::lock_guard lock(s_->m);
+        s_->flag = false;
+    }
+    /// Waits until set or timeout; returns the flag.
+    bool wait(Timeout timeout = std::nullopt) {
+        std::unique_lock lock(s_->m);
+        return mproc::detail::wait_on(
+            lock, s_->cv, [&] { return s_->flag; }, timeout);
+    }
+
+  private:
+    struct State {
+        std::mutex m;
+        std::condition_variable cv;
+        bool flag = false;
+    };
+    std::shared_ptr<State> s_ = std::make_shared<State>();
+};
+
+/// threading.Semaphore (copies share the counter); also a Lockable.
+class Semaphore {
+  public:
+    explicit Semaphore(int value = 1) : Semaphore(value, INT_MAX) {
+        if (value < 0) throw ValueError("semaphore initial value must be >= 0");
+    }
+    /// Decrements, waiting (block) up to timeout; false if it could not.
+    bool acquire(bool block = true, Timeout timeout = std::nullopt) {
+        std::unique_lock lock(s_->m);
+        auto positive = [&] { return s_->value > 0; };
+        if (!positive() && (!block || !mproc::detail::wait_on(lock, s_->cv, positive, timeout)))
+            return false;
+        --s_->value;
+        return true;
+    }
+    bool acquire(Timeout timeout) { return acquire(true, timeout); }
+    /// Increments (a BoundedSemaphore: ValueError past its initial value).
+    void release() {
+        std::lock_guard lock(s_->m);
+        if (s_->value >= s_->max) throw ValueError("semaphore or lock released too many times");
+        ++s_->value;
+        s_->cv.notify_one();
+    }
+    /// The counter.
+    int get_value() const {
+        std::lock_guard lock(s_->m);
+        return s_->value;
+    }
+    void lock() { acquire(); }
+    bool try_lock() { return acquire(false); }
+    void unlock() { release(); }
+
+  protected:
+    Semaphore(int value, int max) {
+        s_->value = value;
+        s_->max = max;
+    }
+
+  private:
+    struct State {
+        mutable std::mutex m;
+        std::condition_variable cv;
+        int value = 0, max = INT_MAX;
+    };
+    std::shared_ptr<State> s_ = std::make_shared<State>();
+};
+
+/// threading.BoundedSemaphore.
+class BoundedSemaphore : public Semaphore {
+  public:
+    explicit BoundedSemaphore(int value = 1) : Semaphore(value, value) {
+        if (value < 0) throw ValueError("semaphore initial value must be >= 0");
+    }
+};
+
+/// threading.Condition over its own recursive lock (Python's default, an
+/// RLock; copies share it): acquire/release (or lock/unlock), wait,
+/// wait_for, notify, notify_all. wait() needs the lock held once.
+class Condition {
+  public:
+    bool acquire(bool block = true, Timeout timeout = std::nullopt) {
+        if (!block) return s_->m.try_lock();
+        if (!timeout) {
+            s_->m.lock();
+            return true;
+        }
+        return s_->m.try_lock_for(std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::max(*timeout, std::chrono::duration<double>(0))));
+    }
+    void release() { s_->m.unlock(); }
+    void lock() { s_->m.lock(); }
+    bool try_lock() { return s_->m.try_lock(); }
+    void unlock() { s_->m.unlock(); }
+    /// Releases the lock, waits for a notify (or the timeout), reacquires
+    /// it; false on timeout.
+    bool wait(Timeout timeout = std::nullopt) {
+        auto me = std::make_shared<bool>(false);
+        s_->waiters.push_back(me);
+        std::unique_lock lock(s_->m, std::adopt_lock);
+        auto woken = [&] { return *me; };
+        if (!timeout) {
+            s_->cv.wait(lock, woken);
+        } else {
+            const auto t = std::max(*timeout, std::chrono::duration<double>(0));
+            s_->cv.wait_for(lock, std::chrono::duration_cast<std::chrono::nanoseconds>(t), woken);
+        }
+        lock.release();
+        if (*me) return true;
+        std::erase(s_->waiters, me);
+        return false;
+    }
+    /// Waits until predicate() is true (or the timeout); returns its last value.
+    template <class Predicate>
+    auto wait_for(Predicate predicate, Timeout timeout = std::nullopt) -> decltype(predicate()) {
+        using Clock = std::chrono::steady_clock;
+        std::optional<Clock::time_point> end;
+        if (timeout) end = Clock::now() + std::chrono::duration_cast<Clock::duration>(*timeout);
+        auto result = predicate();
+        while (!result) {
+            Timeout left;
+            if (end) {
+                left = std::chrono::duration<double>(*end - Clock::now());
+                if (left->count() <= 0) break;
+            }
+            wait(left);
+            result = predicate();
+        }
+        return result;
+    }
+    /// Wakes up to n waiting threads, first come first woken (hold the lock).
+    void notify(int n = 1) {
+        for (; n > 0 && !s_->waiters.empty(); --n) {
+            *s_->waiters.front() = true;
+            s_->waiters.pop_front();
+        }
+        s_->cv.notify_all();
+    }
+    void notify_all() { notify(INT_MAX); }
+
+  private:
+    struct State {
+        std::recursive_timed_mutex m;
+        std::condition_variable_any cv;
+        std::deque<std::shared_ptr<bool>> waiters;  // guarded by m
+    };
+    std::shared_ptr<State> s_ = std::make_shared<State>();
+};
+
+/// threading.Barrier (copies share it): wait() returns 0..parties-1 and
+/// runs action in one thread when all arrived; BrokenBarrierError after
+/// abort(), reset() (for the threads then waiting), a timeout, or a failing
+/// action.
+class Barrier {
+  public:
+    explicit Barrier(int parties, std::function<void()> action = nullptr,
+                     Timeout timeout = std::nullopt) {
+        if (parties < 1) throw ValueError("Barrier needs at least one party");
+        s_->parties = parties;
+        s_->action = std::move(action);
+        s_->timeout = timeout;
+    }
+    int wait(Timeout timeout = std::nullopt) {
+        if (!timeout) timeout = s_->timeout;
+        std::unique_lock lock(s_->m);
+        if (s_->broken) throw BrokenBarrierError("the barrier is broken");
+        auto round = s_->round;  // this round's outcome: waiting, passed or broken
+        const int index = s_->count++;
+        if (s_->count == s_->parties) {
+            if (s_->action) {
+                try {
+                    s_->action();
+                } catch (...) {
+                    end_round(Outcome::broken);
+                    s_->broken = true;
+                    throw;
+                }
+            }
+            end_round(Outcome::passed);
+            return index;
+        }
+        auto over = [&] { return *round != Outcome::waiting; };
+        if (!mproc::detail::wait_on(lock, s_->cv, over, timeout)) {
+            end_round(Outcome::broken);
+            s_->broken = true;
+            throw BrokenBarrierError("the barrier timed out");
+        }
+        if (*round != Outcome::passed) throw BrokenBarrierError("the barrier is broken");
+        return index;
+    }
+    /// Back to the empty state; threads waiting get BrokenBarrierError.
+    void reset() {
+        std::lock_guard lock(s_->m);
+        end_round(Outcome::broken);
+        s_->broken = false;
+    }
+    /// Breaks the barrier: waiting and future wait() calls fail.
+    void abort() {
+        std::lock_guard lock(s_->m);
+        end_round(Outcome::broken);
+        s_->broken = true;
+    }
+    int parties() const { return s_->parties; }
+    int n_waiting() const {
+        std::lock_guard lock(s_->m);
+        return s_->count;
+    }
+    bool broken() const {
+        std::lock_guard lock(s_->m);
+        return s_->broken;
+    }
+
+  private:
+    enum class Outcome { waiting, passed, broken };
+    void end_round(Outcome how) {
+        *s_->round = how;
+        s_->round = std::make_shared<Outcome>(Outcome::waiting);
+        s_->count = 0;
+        s_->cv.notify_all();
+    }
+    struct State {
+        mutable std::mutex m;
+        std::condition_variable cv;
+        int parties = 1, count = 0;
+        bool broken = false;
+        std::shared_ptr<Outcome> round = std::make_shared<Outcome>(Outcome::waiting);
+        std::function<void()> action;
+        Timeout timeout;
+    };
+    std::shared_ptr<State> s_ = std::make_shared<State>();
+};
+
+/// A value shared between threads, with mproc::Value's API (copies share
+/// it; the lock is a recursive mutex, as Python's default RLock).
+template <class T>
+class Value {
+  public:
+    explicit Value(T init = T{}) { s_->v = std::move(init); }
+    T value() const {
+        std::lock_guard lock(s_->m);
+        return s_->v;
+    }
+    void set(const T& v) {
+        std::lock_guard lock(s_->m);
+        s_->v = v;
+    }
+    Value& operator=(const T& v) {
+        set(v);
+        return *this;
+    }
+    /// v = f(v) under the lock; returns the new value.
+    template <class F>
+    T update(F f) {
+        std::lock_guard lock(s_->m);
+        s_->v = f(s_->v);
+        return s_->v;
+    }
+    Value& operator+=(const T& d) {
+        return update([&](const T& v) { return T(v + d); }), *this;
+    }
+    Value& operator-=(const T& d) {
+        return update([&](const T& v) { return T(v - d); }), *this;
+    }
+    Value& operator*=(const T& d) {
+        return update([&](const T& v) { return T(v * d); }), *this;
+    }
+    Value& operator/=(const T& d) {
+        return update([&](const T& v) { return T(v / d); }), *this;
+    }
+    /// The lock, for several steps at once.
+    std::recursive_mutex& get_lock() const noexcept { return s_->m; }
+    /// The value itself (unsynchronized).
+    T& get_obj() const noexcept { return s_->v; }
+
+  private:
+    struct State {
+        mutable std::recursive_mutex m;
+        T v{};
+    };
+    std::shared_ptr<State> s_ = std::make_shared<State>();
+};
+
+/// An array shared between threads, with mproc::Array's API (copies share
+/// it). Elements are plain references: hold get_lock() for more than one
+/// step, as with mproc::Array's get_obj().
+template <class T>
+class Array {
+  public:
+    explicit Array(std::size_t n) { s_->v.resize(n); }
+    Array(std::initializer_list<T> values) { s_->v.assign(values.begin(), values.end()); }
+    template <std::ranges::input_range R>
+    requires(!std::is_same_v<std::remove_cvref_t<R>, Array>) explicit Array(R&& values) {
+        for (auto&& x : values) s_->v.push_back(static_cast<T>(x));
+    }
+    std::size_t size() const noexcept { return s_->v.size(); }
+    T& operator[](std::size_t i) const noexcept { return s_->v[i]; }
+    /// Element i, IndexError-like ValueError when out of range.
+    T at(std::size_t i) const {
+        std::lock_guard lock(s_->m);
+        if (i >= s_->v.size()) throw ValueError("array index out of range");
+        return s_->v[i];
+    }
+    std::vector<T> to_vector() const {
+        std::lock_guard lock(s_->m);
+        return s_->v;
+    }
+    /// Elements [start, stop), Python's slice rules for negative and large bounds.
+    std::vector<T> slice(std::ptrdiff_t start, std::ptrdiff_t stop) const {
+        std::lock_guard lock(s_->m);
+        const auto n = std::ptrdiff_t(s_->v.size());
+        auto clamp = [&](std::ptrdiff_t i) {
+            return std::clamp(i < 0 ? i + n : i, std::ptrdiff_t(0), n);
+        };
+        const auto a = clamp(start), b = clamp(stop);
+        return a < b ? std::vector<T>(s_->v.begin() + a, s_->v.begin() + b) : std::vector<T>{};
+    }
+    /// Writes values from start on.
+    void assign(std::size_t start, std::span<const T> values) {
+        std::lock_guard lock(s_->m);
+        if (start > s_->v.size() || values.size() > s_->v.size() - start)
+            throw ValueError("Array::assign: values run past the end");
+        std::copy(values.begin(), values.end(), s_->v.begin() + std::ptrdiff_t(start));
+    }
+    T* begin() const noexcept { return s_->v.data(); }
+    T* end() const noexcept { return s_->v.data() + s_->v.size(); }
+    std::recursive_mutex& get_lock() const noexcept { return s_->m; }
+    std::vector<T>& get_obj() const noexcept { return s_->v; }
+
+  private:
+    struct State {
+        mutable std::recursive_mutex m;
+        std::vector<T> v;
+    };
+    std::shared_ptr<State> s_ = std::make_shared<State>();
+};
 
 }  // namespace dummy
 

@@ -132,6 +132,24 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
         if (d.read_int() == pool_results_bulk) {
             if constexpr (PoolBulk<S>) {
                 const auto raw = read_scalars<S>(d);
+                if (raw.size() == count * sizeof(S) && mode_ != JobMode::unordered &&
+                    first >= base_) {
+                    // The common case (numbers into a map), without store()'s
+                    // per-item checks: one pass over the chunk's slots.
+                    bool any = false;
+                    for (std::size_t i = 0; i < count; ++i) {
+                        auto& slot = slots_[first + i - base_];
+                        if (slot.index() != 0) continue;
+                        S v;
+                        std::memcpy(&v, raw.data() + i * sizeof(S), sizeof(S));
+                        slot.template emplace<1>(v);
+                        ++done_;
+                        any = true;
+                    }
+                    if (any && mode_ == JobMode::ordered) cv_.notify_all();
+                    finish_if_complete(lock);
+                    return;
+                }
                 if (raw.size() == count * sizeof(S)) {
                     for (std::size_t i = 0; i < count; ++i) {
                         S v;
@@ -752,8 +770,8 @@ class MPROC_API Pool {
         }
         job->callback = std::move(callback);
         job->error_callback = std::move(error_callback);
+        job->input_end(total);  // known from the start: total() is never empty
         core_->submit(job);
-        (void)total;
         return job;
     }
 

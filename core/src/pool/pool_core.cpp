@@ -30,12 +30,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// More chunks are sent to a busy worker (up to pipeline_depth) only while
-// all it holds unanswered fits in pipeline_bytes, less than a pipe's buffer:
-// the pool never blocks writing to a worker that is itself blocked writing a
+// More chunks are sent to a busy worker (up to its depth) only while all it
+// holds unanswered fits in pipeline_bytes, less than a pipe's buffer: the
+// pool never blocks writing to a worker that is itself blocked writing a
 // large result. A large chunk goes only to an idle worker (which is reading).
-constexpr std::size_t pipeline_depth = 4;
+// The depth follows how long the worker's chunks take: quick ones are sent
+// many at a time (one write, one wake-up of the worker for many chunks), slow
+// ones few, so that the work stays balanced between workers.
+constexpr std::size_t pipeline_depth = 4;  // until a worker's speed is known
+constexpr std::size_t pipeline_max_depth = 64;
 constexpr std::size_t pipeline_bytes = 48 * 1024;
+
+std::size_t depth_for(double service_s) {
+    if (service_s <= 0) return pipeline_depth;
+    if (service_s < 50e-6) return pipeline_max_depth;
+    if (service_s < 500e-6) return 16;
+    if (service_s < 5e-3) return pipeline_depth;
+    return 2;
+}
 
 struct Chunk {
     std::shared_ptr<PoolJob> job;
@@ -65,6 +77,7 @@ struct Worker {
     bool eof = false;         // its connection reached end of stream
     bool unwritable = false;  // a send to it failed (it is ending)
     Clock::time_point head_started;
+    double service = 0;  // seconds per chunk (moving average); 0: unknown
 };
 
 std::string worker_prefix(std::string_view method) {
@@ -104,10 +117,15 @@ struct PoolCore::Impl {
     std::unique_ptr<Decoder> dec;
     std::thread thread;
     std::mutex join_m;
+    // Held by the pool thread except while it waits: whoever holds it may
+    // dispatch (a submitting thread sends a new job's first chunks straight
+    // to an idle worker, saving a wake-up of the pool thread).
+    std::mutex dm;
 
     void start_worker();
     void run();
-    bool dispatch_one(Worker& w);
+    void dispatch();
+    void send_chunks(Worker& w, std::vector<Chunk>& chunks);
     std::optional<Chunk> next_chunk(std::size_t max_size);
     void on_message(Worker& w, std::span<const std::byte> message);
     void on_death(std::size_t index);
@@ -115,7 +133,18 @@ struct PoolCore::Impl {
     void fail_everything(std::exception_ptr e);
     void stop_workers(bool graceful);
     bool busy() const;
+    /// Moves submitted jobs to sources (with dm held); returns the state.
+    State take_incoming();
 };
+
+PoolCore::Impl::State PoolCore::Impl::take_incoming() {
+    std::lock_guard lock(m);
+    while (!incoming.empty()) {
+        sources.push_back(std::move(incoming.front()));
+        incoming.pop_front();
+    }
+    return state;
+}
 
 void PoolCore::Impl::start_worker() {
     auto [mine, theirs] = ctx.Pipe(true);
@@ -193,28 +222,70 @@ std::optional<Chunk> PoolCore::Impl::next_chunk(std::size_t max_size) {
     return std::nullopt;
 }
 
-bool PoolCore::Impl::dispatch_one(Worker& w) {
-    if (w.retiring || w.timed_out || w.eof || w.unwritable) return false;
-    if (options.maxtasksperchild && w.sent >= std::size_t(*options.maxtasksperchild)) return false;
-    if (w.in_flight.size() >= pipeline_depth || w.in_flight_bytes >= pipeline_bytes) return false;
-    const std::size_t max_size =
-        w.in_flight.empty() ? SIZE_MAX : pipeline_bytes - w.in_flight_bytes;
-    auto c = next_chunk(max_size);
-    if (!c) return false;
+void PoolCore::Impl::dispatch() {
+    // Idle workers are served first, then one more chunk each per round, up
+    // to each one's depth; a worker still holding at least half its depth
+    // waits, so that chunks go out in batches.
+    const std::size_t n = workers.size();
+    std::vector<std::vector<Chunk>> pending(n);
+    std::vector<std::size_t> depth(n, 0), bytes(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        auto& w = *workers[i];
+        if (w.retiring || w.timed_out || w.eof || w.unwritable) continue;
+        const std::size_t d = depth_for(w.service);
+        if (!w.in_flight.empty() && w.in_flight.size() * 2 > d) continue;
+        depth[i] = d;
+        if (options.maxtasksperchild)
+            depth[i] =
+                std::min(depth[i], w.in_flight.size() +
+                                       (std::size_t(*options.maxtasksperchild) -
+                                        std::min(w.sent, std::size_t(*options.maxtasksperchild))));
+        bytes[i] = w.in_flight_bytes;
+    }
+    for (std::size_t level = 0; level < pipeline_max_depth; ++level) {
+        bool any = false;
+        for (std::size_t i = 0; i < n; ++i) {
+            auto& w = *workers[i];
+            const std::size_t held = w.in_flight.size() + pending[i].size();
+            if (held != level || held >= depth[i] || bytes[i] >= pipeline_bytes) continue;
+            const std::size_t max_size = held == 0 ? SIZE_MAX : pipeline_bytes - bytes[i];
+            auto c = next_chunk(max_size);
+            if (!c) continue;
+            bytes[i] += c->message.size();
+            pending[i].push_back(std::move(*c));
+            any = true;
+        }
+        if (!any && level >= pipeline_depth) break;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (!pending[i].empty()) send_chunks(*workers[i], pending[i]);
+}
+
+void PoolCore::Impl::send_chunks(Worker& w, std::vector<Chunk>& chunks) {
     try {
-        w.conn.send_bytes(c->message);
+        if (chunks.size() == 1) {
+            w.conn.send_bytes(chunks.front().message);
+        } else {
+            enc->clear();
+            enc->write_int(to_worker_batch);
+            enc->write_uint(chunks.size());
+            for (auto& c : chunks) enc->write_bin(c.message);
+            w.conn.send_bytes(enc->data());
+        }
     } catch (...) {
-        // The worker is going away; its sentinel will say how. The chunk
-        // was not started: queue it again.
-        requeued.push_front(std::move(*c));
+        // The worker is going away; its sentinel will say how. The chunks
+        // were not started: queue them again, in order.
+        for (auto it = chunks.rbegin(); it != chunks.rend(); ++it)
+            requeued.push_front(std::move(*it));
         w.unwritable = true;
-        return false;
+        return;
     }
     if (w.in_flight.empty()) w.head_started = Clock::now();
-    w.in_flight_bytes += c->message.size();
-    w.in_flight.push_back(std::move(*c));
-    ++w.sent;
-    return true;
+    for (auto& c : chunks) {
+        w.in_flight_bytes += c.message.size();
+        w.in_flight.push_back(std::move(c));
+        ++w.sent;
+    }
 }
 
 void PoolCore::Impl::on_message(Worker& w, std::span<const std::byte> message) {
@@ -254,7 +325,10 @@ void PoolCore::Impl::on_message(Worker& w, std::span<const std::byte> message) {
     Chunk c = std::move(w.in_flight.front());
     w.in_flight.pop_front();
     w.in_flight_bytes -= c.message.size();
-    w.head_started = Clock::now();
+    const auto now = Clock::now();
+    const double took = std::chrono::duration<double>(now - w.head_started).count();
+    w.service = w.service <= 0 ? took : 0.8 * w.service + 0.2 * took;
+    w.head_started = now;
     if (dec->read_bool())
         c.job->results(c.first, c.count, *dec);
     else
@@ -362,18 +436,14 @@ void PoolCore::Impl::stop_workers(bool graceful) {
 }
 
 void PoolCore::Impl::run() {
+    std::unique_lock held(dm);
     for (;;) {
-        State st;
         std::exception_ptr br;
         {
             std::lock_guard lock(m);
-            st = state;
             br = broken;
-            while (!incoming.empty()) {
-                sources.push_back(std::move(incoming.front()));
-                incoming.pop_front();
-            }
         }
+        const State st = take_incoming();
         if (interrupted.load()) {
             {
                 std::lock_guard lock(m);
@@ -397,9 +467,7 @@ void PoolCore::Impl::run() {
         } else {
             // Replace workers that ended; fill idle ones first, then pipeline.
             while (int(workers.size()) < processes && st != State::terminate) start_worker();
-            for (std::size_t depth = 0; depth < pipeline_depth; ++depth)
-                for (auto& w : workers)
-                    if (w->in_flight.size() == depth) dispatch_one(*w);
+            dispatch();
             if (st == State::close && !busy()) {
                 stop_workers(true);
                 return;
@@ -428,7 +496,9 @@ void PoolCore::Impl::run() {
                 if (!timeout || left < *timeout) timeout = left;
             }
         }
+        held.unlock();  // while it sleeps, a submitting thread may dispatch
         auto ready = mproc::wait(objects, timeout);
+        held.lock();
         if (!ready.empty() && ready.front().native_handle() == wakeup.handle()) wakeup.drain();
         for (auto& r : ready) {
             if (auto* c = r.connection()) {
@@ -493,6 +563,20 @@ void PoolCore::submit(std::shared_ptr<PoolJob> job) {
         if (i.broken) std::rethrow_exception(i.broken);
         if (i.state != Impl::State::run) throw ValueError("Pool not running");
         i.incoming.push_back(Source{std::move(job), i.next_job_id++, 0});
+    }
+    // Dispatch here if the pool thread sleeps (it wakes for the results).
+    // Not with task_timeout (the pool thread's wait must include the new
+    // deadline), nor from a callback (on the pool thread itself).
+    if (!i.options.task_timeout && std::this_thread::get_id() != i.thread.get_id()) {
+        std::unique_lock held(i.dm, std::try_to_lock);
+        if (held.owns_lock() && i.take_incoming() == Impl::State::run) {
+            bool all_ready = int(i.workers.size()) == i.processes;
+            for (auto& w : i.workers) all_ready = all_ready && w->ready;
+            if (all_ready) {
+                i.dispatch();
+                return;
+            }
+        }
     }
     i.wakeup.notify();
 }

@@ -49,27 +49,22 @@ void pool_worker_main(Connection conn, WorkerSetup setup) {
     conn.send_bytes(enc->data());
 
     auto dec = default_serializer().make_decoder();
+    auto sub = default_serializer().make_decoder();
     std::int64_t tasks = 0;
-    for (;;) {
-        std::vector<std::byte> message;
-        try {
-            message = conn.recv_bytes();
-        } catch (const EOFError&) {
-            return;  // the pool is gone
-        }
-        dec->reset(message);
-        if (dec->read_int() != to_worker_chunk) return;
-        const auto job = dec->read_uint();
-        const auto first = dec->read_uint();
-        const auto count = dec->read_uint();
+    // Runs one chunk message and sends its result; false: the worker retires.
+    auto run_chunk = [&](Decoder& d) {
+        if (d.read_int() != to_worker_chunk) throw SerializationError("bad chunk in a batch");
+        const auto job = d.read_uint();
+        const auto first = d.read_uint();
+        const auto count = d.read_uint();
         enc->clear();
         enc->write_int(from_worker_result);
         enc->write_uint(job);
         enc->write_uint(first);
         try {
             enc->write_bool(true);
-            auto trampoline = mproc::decode<PoolTrampoline>(*dec);
-            trampoline(*dec, *enc, count);
+            auto trampoline = mproc::decode<PoolTrampoline>(d);
+            trampoline(d, *enc, count);
         } catch (const SystemExit&) {
             throw;
         } catch (...) {
@@ -89,6 +84,31 @@ void pool_worker_main(Connection conn, WorkerSetup setup) {
             enc->clear();
             enc->write_int(from_worker_retiring);
             conn.send_bytes(enc->data());
+            return false;
+        }
+        return true;
+    };
+    for (;;) {
+        std::vector<std::byte> message;
+        try {
+            message = conn.recv_bytes();
+        } catch (const EOFError&) {
+            return;  // the pool is gone
+        }
+        dec->reset(message);
+        const auto type = dec->peek() == ValueKind::integer ? dec->read_int() : -1;
+        if (type == to_worker_chunk) {
+            dec->reset(message);
+            if (!run_chunk(*dec)) return;
+        } else if (type == to_worker_batch) {
+            // Several chunks in one message, each run and answered in turn
+            // (so that a crash fails only the one running).
+            const auto n = dec->read_uint();
+            for (std::uint64_t k = 0; k < n; ++k) {
+                sub->reset(dec->read_bin());
+                if (!run_chunk(*sub)) return;
+            }
+        } else {
             return;
         }
     }

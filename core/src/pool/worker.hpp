@@ -6,8 +6,10 @@
 
 namespace mproc::detail {
 
-/// Pool -> worker: [stop] or [chunk, job, first, count, trampoline, function, items...].
-enum ToWorker : int { to_worker_stop = 0, to_worker_chunk = 1 };
+/// Pool -> worker: [stop], [chunk, job, first, count, trampoline, function,
+/// items...], or [batch, n, bin(chunk message)...] (n chunks, run in order;
+/// each answered on its own).
+enum ToWorker : int { to_worker_stop = 0, to_worker_chunk = 1, to_worker_batch = 2 };
 /// Worker -> pool: [ready], [init_failed, error], [result, job, first, ok, items or error],
 /// [retiring] (after a result: the worker exits; what else it was sent is not started).
 enum FromWorker : int {

@@ -189,7 +189,9 @@ void pool_trampoline(Decoder& in, Encoder& out, std::size_t count) {
 }
 
 /// A job: a stream of chunks of tasks and the results that come back. The
-/// pool calls every virtual function on its own thread (the result thread).
+/// pool calls every virtual function on its own thread (the result thread),
+/// except that a thread submitting a job while the pool thread sleeps may
+/// pull chunks itself (under the pool's dispatch lock: never two at once).
 class MPROC_API PoolJob {
   public:
     virtual ~PoolJob();
