@@ -475,7 +475,7 @@ int ForkserverBackend::run_helper(int argc, char** argv) {
         if (::dlopen(argv[i], RTLD_NOW | RTLD_GLOBAL) == nullptr)
             std::fprintf(stderr, "mproc forkserver: cannot preload %s: %s\n", argv[i], ::dlerror());
     host_.default_serializer();  // loaded once here, not in every child
-    Server server{host_, std::move(key)};
+    Server server{host_, std::move(key), 3, 4, -1, {}};
     return server.run();
 }
 

@@ -309,7 +309,9 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
         if (mode_ == JobMode::ordered || mode_ == JobMode::unordered) cv_.notify_all();
     }
     void finish_if_complete(std::unique_lock<std::mutex>& lock) {
-        if (ready_ || !total_ || done_ < *total_) return;
+        // finishing_: once, even when the last result and the total (known
+        // when the input is exhausted) arrive on two threads at once.
+        if (ready_ || finishing_ || !total_ || done_ < *total_) return;
         if (mode_ == JobMode::ordered || mode_ == JobMode::unordered) {
             ready_ = true;
             cv_.notify_all();
@@ -336,6 +338,7 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
             }
             slots_.clear();
         }
+        finishing_ = true;
         // Python calls the callback before the result becomes ready.
         lock.unlock();
         try {
@@ -364,6 +367,7 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     std::size_t pulled_ = 0, consumed_ = 0, done_ = 0;
     std::optional<std::size_t> total_;
     bool ready_ = false;
+    bool finishing_ = false;
     std::exception_ptr error_;
     std::optional<OutStore> out_;
 };

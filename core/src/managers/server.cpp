@@ -112,7 +112,7 @@ void Server::serve_connection(Connection c, std::uint64_t id) {
     auto& serializer = default_serializer();
     auto enc = serializer.make_encoder();
     auto dec = serializer.make_decoder();
-    CallContext cx{id, this};
+    CallContext cx{id, this, std::nullopt};
     Refs refs;
     for (;;) {
         std::vector<std::byte> message;
