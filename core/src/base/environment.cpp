@@ -36,6 +36,9 @@ std::optional<std::string> serializer() {
 std::optional<std::string> tmpdir() {
     return get_nonempty("TMPDIR");
 }
+std::optional<std::string> manager_spin_us() {
+    return get_nonempty("MPROC_MANAGER_SPIN_US");
+}
 
 bool exec_child() {
     return get(plugin::exec_child_env).has_value();

@@ -22,6 +22,9 @@ std::optional<std::string> serializer();
 /// TMPDIR: where a Listener's private directory for a default AF_UNIX
 /// address goes (else /tmp), as Python's tempfile.
 std::optional<std::string> tmpdir();
+/// MPROC_MANAGER_SPIN_US: how long a manager client waits for a reply, and a
+/// server thread for the next request, polling before it sleeps.
+std::optional<std::string> manager_spin_us();
 
 /// MPROC_EXEC_CHILD: set by mproc in programs it starts as exec children.
 bool exec_child();

@@ -9,6 +9,7 @@
 #include "managers/client.hpp"
 #include "managers/protocol.hpp"
 #include "managers/server.hpp"
+#include "managers/spin.hpp"
 
 namespace mproc::managers::detail {
 
@@ -134,6 +135,7 @@ object Session::roundtrip(Connection& c, std::optional<std::int64_t> id, std::st
     object reply;
     try {
         c.send(object(list{id ? object(*id) : object(None), std::string(method), std::move(args)}));
+        spin_until_readable(c);
         reply = c.recv<object>();
     } catch (const EOFError& e) {
         c.close();

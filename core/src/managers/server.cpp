@@ -16,6 +16,7 @@
 
 #include "managers/protocol.hpp"
 #include "managers/server.hpp"
+#include "managers/spin.hpp"
 
 namespace mproc::managers::detail {
 
@@ -117,6 +118,7 @@ void Server::serve_connection(Connection c, std::uint64_t id) {
     for (;;) {
         std::vector<std::byte> message;
         try {
+            spin_until_readable(c);
             message = c.recv_bytes(max_message);
         } catch (const std::exception&) {
             break;  // end of stream, or a length past max_message
