@@ -16,9 +16,12 @@ namespace {
 
 constexpr long default_spin_us = 50;
 constexpr long max_spin_us = 10'000;
-// After a spin during which the thread was preempted, this many waits sleep
-// at once: polling only pays while a CPU is free for it.
-constexpr int busy_backoff = 10000;
+// After a spin during which the thread was preempted, the next waits sleep at
+// once: polling only pays while a CPU is free for it. The number grows four
+// times with each preempted spin (sustained load) up to busy_backoff_max, and
+// halves with each spin that was not preempted (a passing disturbance).
+constexpr int busy_backoff_min = 16;
+constexpr int busy_backoff_max = 10'000;
 // After a spin that ended with nothing to read, this many: the peer is
 // doing something else between messages.
 constexpr int idle_backoff = 16;
@@ -46,6 +49,7 @@ long involuntary_switches() {
 }
 
 thread_local int sleep_without_spinning = 0;
+thread_local int busy_backoff = busy_backoff_min;
 
 }  // namespace
 
@@ -66,7 +70,12 @@ void spin_until_readable(Connection& c) {
     // very peer we wait for). A spinning thread also loses the scheduler's
     // preference for threads that wake from sleep, so under load polling
     // costs far more than it saves: stop for a while.
-    if (involuntary_switches() != switches) sleep_without_spinning = busy_backoff;
+    if (involuntary_switches() != switches) {
+        sleep_without_spinning = std::max(sleep_without_spinning, busy_backoff);
+        busy_backoff = std::min(busy_backoff * 4, busy_backoff_max);
+    } else {
+        busy_backoff = std::max(busy_backoff / 2, busy_backoff_min);
+    }
 }
 
 }  // namespace mproc::managers::detail
