@@ -37,6 +37,7 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -126,27 +127,26 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     }
     void results(std::size_t first, std::size_t count, Decoder& d) override {
         std::unique_lock lock(m_);
-        if (mode_ != JobMode::unordered && first + count > base_ &&
-            slots_.size() < first + count - base_)
+        if (flat()) {
+            if (values_.size() < first + count) values_.resize(first + count);
+        } else if (mode_ == JobMode::ordered && first + count > base_ &&
+                   slots_.size() < first + count - base_) {
             slots_.resize(first + count - base_);
+        }
         if (d.read_int() == pool_results_bulk) {
             if constexpr (PoolBulk<S>) {
                 const auto raw = read_scalars<S>(d);
-                if (raw.size() == count * sizeof(S) && mode_ != JobMode::unordered &&
-                    first >= base_) {
+                if (raw.size() == count * sizeof(S) && flat()) {
                     // The common case (numbers into a map), without store()'s
-                    // per-item checks: one pass over the chunk's slots.
-                    bool any = false;
-                    for (std::size_t i = 0; i < count; ++i) {
-                        auto& slot = slots_[first + i - base_];
-                        if (slot.index() != 0) continue;
+                    // per-item checks: one pass over the chunk's values.
+                    auto value = values_.begin() + std::ptrdiff_t(first);
+                    for (std::size_t i = 0; i < count; ++i, ++value) {
+                        if (*value || (!errors_.empty() && errors_.contains(first + i))) continue;
                         S v;
                         std::memcpy(&v, raw.data() + i * sizeof(S), sizeof(S));
-                        slot.template emplace<1>(v);
+                        value->emplace(v);
                         ++done_;
-                        any = true;
                     }
-                    if (any && mode_ == JobMode::ordered) cv_.notify_all();
                     finish_if_complete(lock);
                     return;
                 }
@@ -289,8 +289,11 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     }
 
   private:
+    /// single and list: results kept flat, by item, until the job ends.
+    bool flat() const { return mode_ == JobMode::single || mode_ == JobMode::list; }
     bool pending(std::size_t i) {
         if (mode_ == JobMode::unordered) return i >= stored_.size() || !stored_[i];
+        if (flat()) return (i >= values_.size() || !values_[i]) && !errors_.contains(i);
         return i >= base_ && (i - base_ >= slots_.size() || slots_[i - base_].index() == 0);
     }
     void store(std::unique_lock<std::mutex>&, std::size_t i, Slot slot) {
@@ -299,6 +302,14 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
             if (stored_[i]) return;
             stored_[i] = true;
             arrived_.push_back(std::move(slot));
+        } else if (flat()) {
+            if (!pending(i)) return;
+            if (slot.index() == 2) {
+                errors_.emplace(i, std::get<2>(std::move(slot)));
+            } else {
+                if (values_.size() <= i) values_.resize(i + 1);
+                values_[i].emplace(std::get<1>(std::move(slot)));
+            }
         } else {
             if (i < base_) return;
             if (slots_.size() <= i - base_) slots_.resize(i - base_ + 1);
@@ -317,27 +328,25 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
             cv_.notify_all();
             return;
         }
-        for (auto& s : slots_)
-            if (s.index() == 2) {
-                error_ = std::get<2>(s);
-                break;
-            }
+        // The first failed item's error, as Python's map raises.
+        if (!errors_.empty()) error_ = errors_.begin()->second;
         if (!error_) {
             if constexpr (std::is_same_v<Out, std::vector<S>>) {
                 Out v;
-                v.reserve(slots_.size());
-                for (auto& s : slots_) v.push_back(std::move(std::get<1>(s)));
+                v.reserve(values_.size());
+                for (auto& value : values_) v.push_back(std::move(*value));
                 out_.emplace(std::move(v));
             } else if constexpr (!std::is_void_v<Out>) {
-                if (slots_.empty())
+                if (values_.empty() || !values_.front())
                     error_ = std::make_exception_ptr(ProcessError("the task produced no result"));
                 else
-                    out_.emplace(std::move(std::get<1>(slots_.front())));
+                    out_.emplace(std::move(*values_.front()));
             } else {
                 out_.emplace();
             }
-            slots_.clear();
         }
+        values_.clear();
+        errors_.clear();
         finishing_ = true;
         // Python calls the callback before the result becomes ready.
         lock.unlock();
@@ -360,10 +369,12 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     std::size_t limit_;
     std::mutex m_;
     std::condition_variable cv_;
-    std::deque<Slot> slots_;    // single, list, ordered: item base_ + i
-    std::size_t base_ = 0;      // ordered: items consumed
-    std::deque<Slot> arrived_;  // unordered: in order of arrival
-    std::vector<bool> stored_;  // unordered: which items arrived
+    std::vector<std::optional<S>> values_;              // single, list: by item
+    std::map<std::size_t, std::exception_ptr> errors_;  // single, list: failed items
+    std::deque<Slot> slots_;                            // ordered: item base_ + i
+    std::size_t base_ = 0;                              // ordered: items consumed
+    std::deque<Slot> arrived_;                          // unordered: in order of arrival
+    std::vector<bool> stored_;                          // unordered: which items arrived
     std::size_t pulled_ = 0, consumed_ = 0, done_ = 0;
     std::optional<std::size_t> total_;
     bool ready_ = false;
