@@ -188,6 +188,26 @@ void child_create_and_wait(mp::Connection c) {
     (void)c.recv<int>();
 }
 
+// Makes and removes 1000 blocks (records struck from the watcher's ring),
+// then makes 300 it keeps (past the ring's half and its end; one more made
+// and removed among them), reports their names, and waits to be killed.
+void child_churn_then_keep(mp::Connection c) {
+    for (int i = 0; i < 1000; ++i) {
+        auto shm = smem::SharedMemory::create(4096);
+        shm.close();
+        shm.unlink();
+    }
+    std::vector<smem::SharedMemory> kept;
+    std::vector<std::string> names;
+    for (int i = 0; i < 300; ++i) {
+        if (i == 150) smem::SharedMemory::create(4096).close();  // struck amid kept ones
+        kept.push_back(smem::SharedMemory::create(4096));
+        names.push_back(kept.back().name());
+    }
+    c.send(names);
+    (void)c.recv<int>();
+}
+
 // Attaches, reports, and closes when told (or waits to be killed).
 void child_hold(mp::Connection c, std::string name) {
     smem::SharedMemory shm(name);
@@ -446,6 +466,29 @@ TEST_CASE("Tracker: when every user is SIGKILLed the block is gone within 2 s", 
     holder.join(30s);
     auto killed = std::chrono::steady_clock::now();
     mp::test::wait_until([&] { return !exists(name); }, 2.0);
+    CHECK(mp::test::seconds_since(killed) < 2.0);
+}
+
+TEST_CASE("Tracker: blocks a busy SIGKILLed process kept are all gone within 2 s",
+          "[shared_memory]") {
+    FOR_EACH_START_METHOD(ctx);
+    auto [r, w] = ctx.Pipe();
+    auto p = ctx.Process(child_churn_then_keep, w);
+    p.start();
+    REQUIRE(r.poll(60s));
+    auto names = r.recv<std::vector<std::string>>();
+    REQUIRE(names.size() == 300);
+    for (const auto& n : names) REQUIRE(exists(n));
+    p.kill();
+    p.join(30s);
+    auto killed = std::chrono::steady_clock::now();
+    auto left = [&] {
+        std::size_t n = 0;
+        for (const auto& name : names) n += exists(name) ? 1 : 0;
+        return n;
+    };
+    mp::test::wait_until([&] { return left() == 0; }, 2.0);
+    CHECK(left() == 0);
     CHECK(mp::test::seconds_since(killed) < 2.0);
 }
 

@@ -41,6 +41,14 @@ bool close_segment(Segment& s, const std::string& name) noexcept;
 /// Removes the name (FileNotFoundError if absent).
 void unlink_segment(const std::string& name);
 
+/// Where watch_segment put a segment's record in the watcher's ring (epoch
+/// 0: not in a ring), so that removing the segment can cancel a record the
+/// watcher has not read yet.
+struct WatchTicket {
+    unsigned long epoch = 0;
+    std::uint64_t seq = 0;
+};
+
 /// A segment as this process has it mapped: one per block and process,
 /// shared by every SharedMemory handle of the block in the process (an
 /// attach by a name the process has open already, and copies, reuse it).
@@ -49,6 +57,7 @@ struct Mapping {
     std::string name;
     bool track = false;  ///< what the opener asked for (the key, with the name)
     std::size_t refs = 1;
+    WatchTicket ticket;
 };
 
 /// A new segment (see create_segment), in the process's table.
@@ -62,12 +71,16 @@ Mapping* attach_mapping(const std::string& name, bool track, bool& fresh);
 /// One more handle on m.
 void retain_mapping(Mapping* m) noexcept;
 
-/// One handle less; the last one closes the segment (close_segment).
-/// Returns true if that removed the name.
+/// One handle less; the last one closes the segment (close_segment, and
+/// unwatch_segment if that removed the name). Returns true if it did.
 bool release_mapping(Mapping* m) noexcept;
 
-/// Asks this process's watcher (started on first use) to remove segment
-/// `name` (inode ino) once no process uses it, even if all were killed.
-void watch_segment(const std::string& name, std::uint64_t ino);
+/// Asks this process's watcher (started on first use) to remove m's
+/// segment once no process uses it, even if all were killed; sets m.ticket.
+void watch_segment(Mapping& m);
+
+/// The segment of the ticket was removed by this process: cancels its
+/// record if the watcher has not read it yet (saves the watcher an open).
+void unwatch_segment(const WatchTicket& ticket) noexcept;
 
 }  // namespace mproc::shared_memory::detail

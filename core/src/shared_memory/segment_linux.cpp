@@ -313,7 +313,9 @@ bool release_mapping(Mapping* m) noexcept {
         std::erase(t.mappings, m);
     }
     std::unique_ptr<Mapping> owned(m);
-    return close_segment(m->seg, m->name);
+    bool removed = close_segment(m->seg, m->name);
+    if (removed) unwatch_segment(m->ticket);
+    return removed;
 }
 
 void unlink_segment(const std::string& name) {

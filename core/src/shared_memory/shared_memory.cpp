@@ -63,7 +63,7 @@ SharedMemory::SharedMemory(std::string_view name, bool create, std::int64_t size
     was_tracked_ = tracked_;
     if (tracked_ && fresh) {
         try {
-            detail::watch_segment(name_, mapping_->seg.ino);
+            detail::watch_segment(*mapping_);
         } catch (...) {
             close();
             throw;

@@ -54,11 +54,14 @@ constexpr std::size_t name_max = 255;
 
 // Segments to watch, from the program that started the watcher, without a
 // system call or a wakeup: a single-producer ring in memory the two share
-// (MAP_SHARED before the clone). The watcher drains it every 100 ms. Fork
-// children of the program, and the program when the ring is full, send a
-// message on the socket instead.
+// (MAP_SHARED before the clone). The watcher drains it every 100 ms, and
+// when the program, at half full, sends it a wake-up ("d"). A record whose
+// segment the program removed itself before the watcher read it is
+// cancelled (ino 0), so a program that makes and removes many blocks costs
+// the watcher nothing. Fork children of the program, and the program when
+// the ring is full, send a message on the socket instead.
 struct Record {
-    std::uint64_t ino;
+    std::atomic<std::uint64_t> ino;
     std::uint32_t len;
     char name[name_max + 1];
 };
@@ -160,7 +163,8 @@ void add(Table& t, std::uint64_t ino, const char* name, std::size_t len) {
     ++t.n;
 }
 
-// A message: "<inode> <name>".
+// A message: "<inode> <name>" (anything else, as the wake-up "d", only
+// wakes the watcher to drain the ring).
 void add_message(Table& t, const char* msg, std::size_t len) {
     std::uint64_t ino = 0;
     std::size_t i = 0;
@@ -176,7 +180,8 @@ void drain(Table& t, Ring* ring) {
     std::uint64_t head = ring->head.load(std::memory_order_acquire);
     for (; tail != head; ++tail) {
         const Record& r = ring->records[tail % ring_capacity];
-        if (r.len <= name_max) add(t, r.ino, r.name, r.len);
+        std::uint64_t ino = r.ino.load(std::memory_order_relaxed);
+        if (ino != 0 && r.len <= name_max) add(t, ino, r.name, r.len);
     }
     ring->tail.store(tail, std::memory_order_release);
 }
@@ -331,11 +336,12 @@ long now_ms() {
 
 struct Link {
     int fd = -1;
-    pid_t owner = -1;       // fork_generation() of the process that made or checked fd
-    std::uint64_t ino = 0;  // of the socket, to recognise it in a fork child
-    Ring* ring = nullptr;   // shared with the watcher
-    pid_t starter = -1;     // the same for the process that started the watcher, the
-                            // ring's only writer
+    pid_t owner = -1;         // fork_generation() of the process that made or checked fd
+    std::uint64_t ino = 0;    // of the socket, to recognise it in a fork child
+    Ring* ring = nullptr;     // shared with the watcher
+    pid_t starter = -1;       // the same for the process that started the watcher, the
+                              // ring's only writer
+    unsigned long epoch = 0;  // counts the watchers started: which ring a ticket is of
     long last_alive_check = 0;
 };
 
@@ -397,6 +403,7 @@ void start_watcher() {
     link.ino = std::uint64_t(st.st_ino);
     link.ring = ring;
     link.starter = link.owner;
+    ++link.epoch;
     link.last_alive_check = now_ms();
 }
 
@@ -417,7 +424,9 @@ void ensure_watcher() {
 
 }  // namespace
 
-void watch_segment(const std::string& name, std::uint64_t ino) {
+void watch_segment(Mapping& m) {
+    const std::string& name = m.name;
+    const std::uint64_t ino = m.seg.ino;
     std::lock_guard g(link_mutex());
     ensure_watcher();
     if (link.ring && link.starter == link.owner) {
@@ -435,12 +444,16 @@ void watch_segment(const std::string& name, std::uint64_t ino) {
         }
         Ring* ring = link.ring;
         std::uint64_t head = ring->head.load(std::memory_order_relaxed);
-        if (head - ring->tail.load(std::memory_order_acquire) < ring_capacity) {
+        std::uint64_t tail = ring->tail.load(std::memory_order_acquire);
+        if (head - tail < ring_capacity) {
             Record& r = ring->records[head % ring_capacity];
-            r.ino = ino;
+            r.ino.store(ino, std::memory_order_relaxed);
             r.len = std::uint32_t(name.size());
             std::memcpy(r.name, name.data(), name.size());
             ring->head.store(head + 1, std::memory_order_release);
+            m.ticket = WatchTicket{link.epoch, head};
+            if (head + 1 - tail == ring_capacity / 2)
+                ::send(link.fd, "d", 1, MSG_NOSIGNAL | MSG_DONTWAIT);  // drain, please
             return;
         }
     }
@@ -455,6 +468,19 @@ void watch_segment(const std::string& name, std::uint64_t ino) {
         link.fd = -1;
     }
     throw ProcessError("shared memory watcher: cannot reach it");
+}
+
+void unwatch_segment(const WatchTicket& ticket) noexcept {
+    if (ticket.epoch == 0) return;
+    std::lock_guard g(link_mutex());
+    if (ticket.epoch != link.epoch || !link.ring ||
+        link.starter != pid_t(mproc::detail::fork_generation()))
+        return;
+    Ring* ring = link.ring;
+    // Not read yet: the slot still holds our record (only we write slots,
+    // and not this one before the watcher has passed it).
+    if (ticket.seq < ring->tail.load(std::memory_order_acquire)) return;
+    ring->records[ticket.seq % ring_capacity].ino.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace mproc::shared_memory::detail
