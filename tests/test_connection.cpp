@@ -73,6 +73,26 @@ TEST_CASE("64 MiB messages round-trip through a duplex Pipe, into fresh and reus
     CHECK(p.exitcode() == 0);
 }
 
+TEST_CASE("recv_bytes into a reused vector: resized to each message, memory kept", "[connection]") {
+    auto [a, b] = mp::Pipe();
+    std::vector<std::byte> buf;
+    b.send_bytes(std::string(100000, 'x'));
+    CHECK(a.recv_bytes(buf) == 100000);
+    CHECK(buf.size() == 100000);
+    CHECK(std::all_of(buf.begin(), buf.end(), [](std::byte c) { return c == std::byte{'x'}; }));
+    const auto* memory = buf.data();
+    b.send_bytes(std::string_view("short"));
+    CHECK(a.recv_bytes(buf) == 5);
+    CHECK(std::string(reinterpret_cast<const char*>(buf.data()), buf.size()) == "short");
+    CHECK(buf.data() == memory);  // no new allocation for a smaller message
+    b.send_bytes(std::string_view());
+    CHECK(a.recv_bytes(buf) == 0);
+    CHECK(buf.empty());
+    b.send_bytes(std::string(64, 'z'));
+    CHECK_THROWS_WITH(a.recv_bytes(buf, std::size_t(-1)), Equals("negative maxlength"));
+    CHECK_THROWS_WITH(a.recv_bytes(buf, 10), Contains("bad message length"));
+}
+
 TEST_CASE("a length prefix under the reserve limit whose body never comes is EOF", "[connection]") {
     auto [a, b] = mp::Pipe();
     // Claims 512 MiB (reserved, not touched), sends 3 bytes, then ends.

@@ -33,6 +33,9 @@ namespace {
 int sq(int x) {
     return x * x;
 }
+double twice(double x) {
+    return 2 * x;
+}
 int mul(int a, int b) {
     return a * b;
 }
@@ -173,6 +176,22 @@ TEST_CASE("Pool: apply, apply_async, map, starmap, imap, imap_unordered", "[pool
     CHECK(ma.done() == 100);
     CHECK(ma.total() == 100);
     CHECK(pool.starmap_async(mul, pairs).get() == std::vector<int>{2, 12});
+    {
+        // map_async takes a copy of its input (as Python's list of it): the
+        // caller's vector may change or go at once.
+        auto input = std::make_unique<std::vector<int>>(std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8});
+        auto copied = pool.map_async(sq, *input, 1);
+        std::fill(input->begin(), input->end(), -1);
+        input.reset();
+        CHECK(copied.get(30s) == std::vector<int>{1, 4, 9, 16, 25, 36, 49, 64});
+    }
+    std::vector<double> many(100000);
+    std::iota(many.begin(), many.end(), 0.0);  // map reads a contiguous input in place
+    auto doubled = pool.map(twice, many);
+    REQUIRE(doubled.size() == many.size());
+    CHECK(doubled[0] == 0.0);
+    CHECK(doubled[54321] == 108642.0);
+    CHECK(doubled.back() == 199998.0);
 
     std::vector<int> got;
     for (int x : pool.imap(sq, std::views::iota(0, 10))) got.push_back(x);

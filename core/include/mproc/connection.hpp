@@ -80,6 +80,10 @@ class MPROC_API Connection {
     /// ProcessError "bad message length" and the end is no longer readable
     /// (a read-only end is closed), as Python's OSError.
     std::vector<std::byte> recv_bytes(std::optional<std::size_t> maxlength = std::nullopt);
+    /// recv_bytes into out, whose memory is reused (no allocation once it
+    /// is large enough: for a loop of messages); returns the length.
+    std::size_t recv_bytes(std::vector<std::byte>& out,
+                           std::optional<std::size_t> maxlength = std::nullopt);
     /// Receives one message into buf at offset, returns its size; throws
     /// BufferTooShort (holding the whole message) if it does not fit, and
     /// ValueError "offset too large" past the end of buf.

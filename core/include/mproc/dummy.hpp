@@ -294,7 +294,7 @@ class MPROC_API Pool {
     std::shared_ptr<mproc::detail::ResultJob<S, Out>> make_job(mproc::detail::JobMode mode,
                                                                std::size_t limit) {
         auto job = std::make_shared<mproc::detail::ResultJob<S, Out>>(
-            mode, [](std::vector<std::byte>&) -> std::size_t { return 0; }, limit);
+            mode, [](Encoder&) -> std::size_t { return 0; }, limit);
         std::weak_ptr<detail::ThreadPoolCore> core = core_;
         job->wake = [core] {
             if (auto c = core.lock()) c->wake();

@@ -97,11 +97,90 @@ inline bool wait_on(std::unique_lock<std::mutex>& lock, std::condition_variable&
     return cv.wait_for(lock, std::chrono::duration_cast<std::chrono::nanoseconds>(t), pred);
 }
 
+/// The results of a map or apply, kept by item until the job ends: a plain
+/// vector of values (moved out whole at the end) when S is
+/// default-constructible, else a vector of optionals; and which are there.
+template <class S>
+class ItemResults {
+  public:
+    /// Memory for items [0, n), not yet touched (map: the whole input, known
+    /// at the start; each chunk's part is touched as its results arrive).
+    void reserve(std::size_t n) {
+        values_.reserve(n);
+        have_.reserve(n);
+    }
+    /// Room for items [0, n).
+    void grow_to(std::size_t n) {
+        if (n <= have_.size()) return;
+        values_.resize(n);
+        have_.resize(n, 0);
+    }
+    bool has(std::size_t i) const { return i < have_.size() && have_[i]; }
+    void set(std::size_t i, S v) {
+        grow_to(i + 1);
+        values_[i] = std::move(v);
+        have_[i] = 1;
+    }
+    /// Numbers: count values from raw bytes into items [first, first +
+    /// count), skipping items already there; returns how many were new.
+    std::size_t set_raw(std::size_t first, std::size_t count,
+                        const std::byte* raw) requires PoolBulk<S> {
+        grow_to(first + count);
+        auto have = have_.begin() + std::ptrdiff_t(first);
+        if constexpr (plain) {
+            if (std::find(have, have + std::ptrdiff_t(count), 1) == have + std::ptrdiff_t(count)) {
+                std::memcpy(values_.data() + first, raw, count * sizeof(S));  // the usual case
+                std::fill_n(have, count, 1);
+                return count;
+            }
+        }
+        std::size_t added = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (have[std::ptrdiff_t(i)]) continue;
+            S v;
+            std::memcpy(&v, raw + i * sizeof(S), sizeof(S));
+            set(first + i, v);
+            ++added;
+        }
+        return added;
+    }
+    /// Item 0 (apply); has(0) must be true.
+    S take_first() { return take_at(0); }
+    /// Every item, in order (all must be there), leaving this empty.
+    std::vector<S> take_all() {
+        std::vector<S> out;
+        if constexpr (plain) {
+            out = std::move(values_);
+        } else {
+            out.reserve(values_.size());
+            for (auto& v : values_) out.push_back(std::move(*v));
+        }
+        clear();
+        return out;
+    }
+    void clear() {
+        values_ = {};
+        have_ = {};
+    }
+
+  private:
+    static constexpr bool plain = std::is_default_constructible_v<S>;
+    S take_at(std::size_t i) {
+        if constexpr (plain)
+            return std::move(values_[i]);
+        else
+            return std::move(*values_[i]);
+    }
+    std::conditional_t<plain, std::vector<S>, std::vector<std::optional<S>>> values_;
+    std::vector<unsigned char> have_;
+};
+
 /// The typed job: S is the stored result of one task, Out what get() gives.
 template <class S, class Out>
 class ResultJob final : public PoolJob, public AsyncState<Out> {
   public:
-    using Source = std::function<std::size_t(std::vector<std::byte>&)>;
+    /// Writes the next chunk (see PoolJob::next_chunk); returns its count.
+    using Source = std::function<std::size_t(Encoder&)>;
     using Slot = std::variant<std::monostate, S, std::exception_ptr>;
     using OutStore = std::conditional_t<std::is_void_v<Out>, std::monostate, Out>;
     using Callback = std::function<void(const OutStore&)>;
@@ -114,7 +193,7 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     ErrorCallback error_callback;
 
     // Pool thread.
-    std::size_t next_chunk(std::vector<std::byte>& out) override {
+    std::size_t next_chunk(Encoder& out) override {
         std::size_t n = source_(out);
         std::lock_guard lock(m_);
         pulled_ += n;
@@ -128,7 +207,7 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     void results(std::size_t first, std::size_t count, Decoder& d) override {
         std::unique_lock lock(m_);
         if (flat()) {
-            if (values_.size() < first + count) values_.resize(first + count);
+            values_.grow_to(first + count);
         } else if (mode_ == JobMode::ordered && first + count > base_ &&
                    slots_.size() < first + count - base_) {
             slots_.resize(first + count - base_);
@@ -136,17 +215,10 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
         if (d.read_int() == pool_results_bulk) {
             if constexpr (PoolBulk<S>) {
                 const auto raw = read_scalars<S>(d);
-                if (raw.size() == count * sizeof(S) && flat()) {
-                    // The common case (numbers into a map), without store()'s
-                    // per-item checks: one pass over the chunk's values.
-                    auto value = values_.begin() + std::ptrdiff_t(first);
-                    for (std::size_t i = 0; i < count; ++i, ++value) {
-                        if (*value || (!errors_.empty() && errors_.contains(first + i))) continue;
-                        S v;
-                        std::memcpy(&v, raw.data() + i * sizeof(S), sizeof(S));
-                        value->emplace(v);
-                        ++done_;
-                    }
+                if (raw.size() == count * sizeof(S) && flat() && no_errors_in(first, count)) {
+                    // The common case (numbers into a map): the chunk's
+                    // values in one copy.
+                    done_ += values_.set_raw(first, count, raw.data());
                     finish_if_complete(lock);
                     return;
                 }
@@ -192,6 +264,7 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     void input_end(std::size_t total) override {
         std::unique_lock lock(m_);
         total_ = total;
+        if (flat()) values_.reserve(total);
         finish_if_complete(lock);
     }
     void abandon(std::exception_ptr e) override {
@@ -291,9 +364,14 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
   private:
     /// single and list: results kept flat, by item, until the job ends.
     bool flat() const { return mode_ == JobMode::single || mode_ == JobMode::list; }
+    bool no_errors_in(std::size_t first, std::size_t count) const {
+        if (errors_.empty()) return true;
+        auto it = errors_.lower_bound(first);
+        return it == errors_.end() || it->first >= first + count;
+    }
     bool pending(std::size_t i) {
         if (mode_ == JobMode::unordered) return i >= stored_.size() || !stored_[i];
-        if (flat()) return (i >= values_.size() || !values_[i]) && !errors_.contains(i);
+        if (flat()) return !values_.has(i) && !errors_.contains(i);
         return i >= base_ && (i - base_ >= slots_.size() || slots_[i - base_].index() == 0);
     }
     void store(std::unique_lock<std::mutex>&, std::size_t i, Slot slot) {
@@ -307,8 +385,7 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
             if (slot.index() == 2) {
                 errors_.emplace(i, std::get<2>(std::move(slot)));
             } else {
-                if (values_.size() <= i) values_.resize(i + 1);
-                values_[i].emplace(std::get<1>(std::move(slot)));
+                values_.set(i, std::get<1>(std::move(slot)));
             }
         } else {
             if (i < base_) return;
@@ -332,15 +409,12 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
         if (!errors_.empty()) error_ = errors_.begin()->second;
         if (!error_) {
             if constexpr (std::is_same_v<Out, std::vector<S>>) {
-                Out v;
-                v.reserve(values_.size());
-                for (auto& value : values_) v.push_back(std::move(*value));
-                out_.emplace(std::move(v));
+                out_.emplace(values_.take_all());
             } else if constexpr (!std::is_void_v<Out>) {
-                if (values_.empty() || !values_.front())
+                if (!values_.has(0))
                     error_ = std::make_exception_ptr(ProcessError("the task produced no result"));
                 else
-                    out_.emplace(std::move(*values_.front()));
+                    out_.emplace(values_.take_first());
             } else {
                 out_.emplace();
             }
@@ -369,7 +443,7 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     std::size_t limit_;
     std::mutex m_;
     std::condition_variable cv_;
-    std::vector<std::optional<S>> values_;              // single, list: by item
+    ItemResults<S> values_;                             // single, list: by item
     std::map<std::size_t, std::exception_ptr> errors_;  // single, list: failed items
     std::deque<Slot> slots_;                            // ordered: item base_ + i
     std::size_t base_ = 0;                              // ordered: items consumed
@@ -537,9 +611,12 @@ class MPROC_API Pool {
         using R = typename detail::task_result<F, Arg, true>::type;
         using Out = R;
         using S = detail::stored_t<R>;
-        auto encoded = encode_chunks<F, Arg, true>(f, std::views::single(std::move(args)), 1);
-        auto job = std::make_shared<detail::ResultJob<S, Out>>(detail::JobMode::single,
-                                                               eager_source(std::move(encoded)));
+        check_types<F, Arg, true>();
+        check_function<F>();
+        std::vector<Arg> items;
+        items.push_back(std::move(args));
+        auto job = std::make_shared<detail::ResultJob<S, Out>>(
+            detail::JobMode::single, list_source<F, Arg, true>(f, std::move(items), {}, 1));
         job->callback = std::move(callback);
         job->error_callback = std::move(error_callback);
         core_->submit(job);
@@ -552,8 +629,8 @@ class MPROC_API Pool {
     auto map(F&& f, In&& iterable, std::optional<std::size_t> chunksize = std::nullopt) {
         using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
         detail::PoolCore::InterruptScope scope(*core_);
-        auto r = map_async_impl<F, Arg, false>(std::forward<F>(f), std::forward<In>(iterable),
-                                               chunksize, nullptr, {});
+        auto r = map_async_impl<F, Arg, false, true>(std::forward<F>(f), std::forward<In>(iterable),
+                                                     chunksize, nullptr, {});
         r->wait_ready(std::nullopt);
         return r->take();
     }
@@ -566,9 +643,9 @@ class MPROC_API Pool {
                        callback = {},
                    std::function<void(std::exception_ptr)> error_callback = {}) {
         using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
-        auto r =
-            map_async_impl<F, Arg, false>(std::forward<F>(f), std::forward<In>(iterable), chunksize,
-                                          std::move(callback), std::move(error_callback));
+        auto r = map_async_impl<F, Arg, false, false>(
+            std::forward<F>(f), std::forward<In>(iterable), chunksize, std::move(callback),
+            std::move(error_callback));
         using Out =
             std::vector<detail::stored_t<typename detail::task_result<F, Arg, false>::type>>;
         return AsyncResult<Out>(r);
@@ -578,8 +655,8 @@ class MPROC_API Pool {
     auto starmap(F&& f, In&& iterable, std::optional<std::size_t> chunksize = std::nullopt) {
         using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
         detail::PoolCore::InterruptScope scope(*core_);
-        auto r = map_async_impl<F, Arg, true>(std::forward<F>(f), std::forward<In>(iterable),
-                                              chunksize, nullptr, {});
+        auto r = map_async_impl<F, Arg, true, true>(std::forward<F>(f), std::forward<In>(iterable),
+                                                    chunksize, nullptr, {});
         r->wait_ready(std::nullopt);
         return r->take();
     }
@@ -593,9 +670,9 @@ class MPROC_API Pool {
             callback = {},
         std::function<void(std::exception_ptr)> error_callback = {}) {
         using Arg = std::remove_cvref_t<std::ranges::range_value_t<In>>;
-        auto r =
-            map_async_impl<F, Arg, true>(std::forward<F>(f), std::forward<In>(iterable), chunksize,
-                                         std::move(callback), std::move(error_callback));
+        auto r = map_async_impl<F, Arg, true, false>(std::forward<F>(f), std::forward<In>(iterable),
+                                                     chunksize, std::move(callback),
+                                                     std::move(error_callback));
         using Out = std::vector<detail::stored_t<typename detail::task_result<F, Arg, true>::type>>;
         return AsyncResult<Out>(r);
     }
@@ -697,62 +774,61 @@ class MPROC_API Pool {
         return &detail::pool_trampoline<detail::task_function_t<F>, Arg, Star>;
     }
 
-    // Encodes the whole input into chunks (map, apply): as Python, which
-    // makes a list of the input first.
-    template <class F, class Arg, bool Star, class R>
-    std::deque<std::pair<std::size_t, std::vector<std::byte>>> encode_chunks(
-        const F& f, R&& range, std::size_t chunksize) {
-        check_types<F, Arg, Star>();
-        check_function<F>();
-        std::deque<std::pair<std::size_t, std::vector<std::byte>>> chunks;
-        auto e = default_serializer().make_encoder();
-        std::size_t n = 0;
-        auto flush = [&] {
-            auto d = e->data();
-            chunks.emplace_back(n, std::vector<std::byte>(d.begin(), d.end()));
-            n = 0;
-        };
+    // A chunk as a task carries it: [count, trampoline, function,
+    // arguments] (numbers as one bulk array).
+    template <class F, class Arg, bool Star, class Fn>
+    static void write_chunk(Encoder& e, const Fn& fn, const Arg* items, std::size_t n) {
+        e.write_uint(n);
+        mproc::encode(e, trampoline<F, Arg, Star>());
+        write_function(e, fn);
         if constexpr (detail::PoolBulk<Arg> && !Star) {
-            // Numbers: each chunk's arguments as one bulk array.
-            std::vector<Arg> items;
-            auto flush_bulk = [&] {
-                e->clear();
-                mproc::encode(*e, trampoline<F, Arg, Star>());
-                write_function(*e, f);
-                e->write_bulk(detail::scalar_kind<Arg>(), items.data(), items.size());
-                n = items.size();
-                flush();
-                items.clear();
-            };
-            for (auto&& item : range) {
-                items.push_back(static_cast<Arg>(item));
-                if (items.size() == chunksize) flush_bulk();
-            }
-            if (!items.empty()) flush_bulk();
-            return chunks;
+            e.write_bulk(detail::scalar_kind<Arg>(), items, n);
+        } else {
+            for (std::size_t i = 0; i < n; ++i) mproc::encode(e, items[i]);
         }
-        for (auto&& item : range) {
-            if (n == 0) {
-                e->clear();
-                mproc::encode(*e, trampoline<F, Arg, Star>());
-                write_function(*e, f);
-            }
-            mproc::encode(*e, static_cast<const Arg&>(item));
-            if (++n == chunksize) flush();
-        }
-        if (n) flush();
-        return chunks;
     }
 
-    static std::function<std::size_t(std::vector<std::byte>&)> eager_source(
-        std::deque<std::pair<std::size_t, std::vector<std::byte>>> chunks) {
-        return [chunks = std::move(chunks)](std::vector<std::byte>& out) mutable -> std::size_t {
-            if (chunks.empty()) return 0;
-            auto [n, bytes] = std::move(chunks.front());
-            chunks.pop_front();
-            out.insert(out.end(), bytes.begin(), bytes.end());
+    // map, apply: the whole input, encoded a chunk at a time as workers
+    // take them. Owned: a copy (as Python makes a list of it), or borrowed
+    // (`borrowed` non-empty): the caller's items, for a call that blocks
+    // until every item is done (once all are handed out the source never
+    // reads them again, even to say that it is used up).
+    template <class F, class Arg, bool Star>
+    static std::function<std::size_t(Encoder&)> list_source(const F& f, std::vector<Arg> owned,
+                                                            std::span<const Arg> borrowed,
+                                                            std::size_t chunksize) {
+        struct State {
+            std::decay_t<F> fn;
+            std::vector<Arg> owned;
+            std::span<const Arg> items;
+            std::size_t next = 0;
+        };
+        auto state = std::make_shared<State>(State{f, std::move(owned), borrowed, 0});
+        if (state->items.empty()) state->items = state->owned;
+        return [state, chunksize](Encoder& out) -> std::size_t {
+            auto& s = *state;
+            const std::size_t n = std::min(chunksize, s.items.size() - s.next);
+            if (n == 0) return 0;
+            write_chunk<F, Arg, Star>(out, s.fn, s.items.data() + s.next, n);
+            s.next += n;
             return n;
         };
+    }
+
+    // The input as a vector (one copy; a contiguous range of Arg in one piece).
+    template <class Arg, class In>
+    static std::vector<Arg> copy_input(In& iterable) {
+        std::vector<Arg> items;
+        if constexpr (std::ranges::contiguous_range<In> &&
+                      std::is_same_v<std::ranges::range_value_t<In>, Arg>) {
+            const Arg* p = std::ranges::data(iterable);
+            items.assign(p, p + std::ranges::size(iterable));
+        } else {
+            if constexpr (std::ranges::sized_range<In>)
+                items.reserve(std::size_t(std::ranges::size(iterable)));
+            for (auto&& x : iterable) items.push_back(static_cast<Arg>(x));
+        }
+        return items;
     }
 
     // Python's default: len / (4 * processes), rounded up.
@@ -761,28 +837,29 @@ class MPROC_API Pool {
         return len == 0 ? 1 : (len + d - 1) / d;
     }
 
-    template <class F, class Arg, bool Star, class In, class CB>
+    // Blocking: the call waits for every item (map, starmap), so a
+    // contiguous input of Arg is read in place instead of copied.
+    template <class F, class Arg, bool Star, bool Blocking, class In, class CB>
     auto map_async_impl(F&& f, In&& iterable, std::optional<std::size_t> chunksize, CB callback,
                         std::function<void(std::exception_ptr)> error_callback) {
         using R = typename detail::task_result<F, Arg, Star>::type;
         using S = detail::stored_t<R>;
         using Out = std::vector<S>;
-        std::shared_ptr<detail::ResultJob<S, Out>> job;
-        std::size_t total = 0;
-        auto make = [&](auto&& range, std::size_t len) {
-            total = len;
-            std::size_t cs = chunksize ? *chunksize : default_chunksize(len);
-            if (cs == 0) throw ValueError("chunksize must be at least 1");
-            job = std::make_shared<detail::ResultJob<S, Out>>(
-                detail::JobMode::list, eager_source(encode_chunks<F, Arg, Star>(f, range, cs)));
-        };
-        if constexpr (std::ranges::sized_range<In>) {
-            make(iterable, std::size_t(std::ranges::size(iterable)));
-        } else {
-            std::vector<Arg> items;
-            for (auto&& x : iterable) items.push_back(static_cast<Arg>(x));
-            make(items, items.size());
-        }
+        check_types<F, Arg, Star>();
+        check_function<F>();
+        if (chunksize && *chunksize == 0) throw ValueError("chunksize must be at least 1");
+        std::vector<Arg> items;
+        std::span<const Arg> borrowed;
+        if constexpr (Blocking && std::ranges::contiguous_range<In> &&
+                      std::is_same_v<std::ranges::range_value_t<In>, Arg>)
+            borrowed =
+                std::span<const Arg>(std::ranges::data(iterable), std::ranges::size(iterable));
+        else
+            items = copy_input<Arg>(iterable);
+        const std::size_t total = borrowed.empty() ? items.size() : borrowed.size();
+        const std::size_t cs = chunksize ? *chunksize : default_chunksize(total);
+        auto job = std::make_shared<detail::ResultJob<S, Out>>(
+            detail::JobMode::list, list_source<F, Arg, Star>(f, std::move(items), borrowed, cs));
         job->callback = std::move(callback);
         job->error_callback = std::move(error_callback);
         job->input_end(total);  // known from the start: total() is never empty
@@ -803,29 +880,22 @@ class MPROC_API Pool {
         struct State {
             View view;
             std::optional<std::ranges::iterator_t<View>> it;
-            std::unique_ptr<Encoder> e;
+            std::vector<Arg> batch;  // the next chunk's items (its count goes first)
         };
-        auto state = std::make_shared<State>(
-            State{std::move(view), std::nullopt, default_serializer().make_encoder()});
+        auto state = std::make_shared<State>(State{std::move(view), std::nullopt, {}});
         auto fn = std::decay_t<F>(f);
-        auto source = [state, fn, chunksize](std::vector<std::byte>& out) -> std::size_t {
+        auto source = [state, fn, chunksize](Encoder& out) -> std::size_t {
             auto& s = *state;
             if (!s.it) s.it.emplace(std::ranges::begin(s.view));
             auto& it = *s.it;
-            std::size_t n = 0;
-            s.e->clear();
-            while (n < chunksize && it != std::ranges::end(s.view)) {
-                if (n == 0) {
-                    mproc::encode(*s.e, trampoline<F, Arg, Star>());
-                    write_function(*s.e, fn);
-                }
-                mproc::encode(*s.e, static_cast<const Arg&>(*it));
+            s.batch.clear();
+            while (s.batch.size() < chunksize && it != std::ranges::end(s.view)) {
+                s.batch.push_back(static_cast<Arg>(*it));
                 ++it;
-                ++n;
             }
-            auto d = s.e->data();
-            out.insert(out.end(), d.begin(), d.end());
-            return n;
+            if (s.batch.empty()) return 0;
+            write_chunk<F, Arg, Star>(out, fn, s.batch.data(), s.batch.size());
+            return s.batch.size();
         };
         const std::size_t limit = chunksize * std::size_t(std::max(4, 2 * processes()));
         auto job = std::make_shared<detail::ResultJob<S, S>>(mode, std::move(source), limit);

@@ -219,6 +219,14 @@ std::vector<std::byte> Connection::recv_bytes(std::optional<std::size_t> maxleng
     return out;
 }
 
+std::size_t Connection::recv_bytes(std::vector<std::byte>& out,
+                                   std::optional<std::size_t> maxlength) {
+    auto& s = live(true, false);
+    if (maxlength && negative(*maxlength)) throw ValueError("negative maxlength");
+    s.read_body(s.next_length(maxlength), out);
+    return out.size();
+}
+
 std::size_t Connection::recv_bytes_into(std::span<std::byte> buf, std::size_t offset) {
     auto& s = live(true, false);
     if (negative(offset)) throw ValueError("negative offset");

@@ -115,6 +115,7 @@ struct PoolCore::Impl {
     std::vector<std::unique_ptr<Worker>> workers;
     std::unique_ptr<Encoder> enc;
     std::unique_ptr<Decoder> dec;
+    std::vector<std::byte> inbox;  // the message being read (its memory reused)
     std::thread thread;
     std::mutex join_m;
     // Held by the pool thread except while it waits: whoever holds it may
@@ -186,10 +187,13 @@ std::optional<Chunk> PoolCore::Impl::next_chunk(std::size_t max_size) {
             ++it;
             continue;
         }
-        std::vector<std::byte> body;
+        enc->clear();
+        enc->write_int(to_worker_chunk);
+        enc->write_uint(s.id);
+        enc->write_uint(s.next);
         std::size_t n = 0;
         try {
-            n = s.job->next_chunk(body);
+            n = s.job->next_chunk(*enc);  // writes the count, then the body
         } catch (...) {
             // The input itself failed: that position fails, and the input ends.
             s.job->failed(s.next, 1, std::current_exception());
@@ -202,16 +206,8 @@ std::optional<Chunk> PoolCore::Impl::next_chunk(std::size_t max_size) {
             it = sources.erase(it);
             continue;
         }
-        enc->clear();
-        enc->write_int(to_worker_chunk);
-        enc->write_uint(s.id);
-        enc->write_uint(s.next);
-        enc->write_uint(n);
-        auto head = enc->data();
-        Chunk c{s.job, s.id, s.next, n, {}};
-        c.message.reserve(head.size() + body.size());
-        c.message.assign(head.begin(), head.end());
-        c.message.insert(c.message.end(), body.begin(), body.end());
+        auto d = enc->data();
+        Chunk c{s.job, s.id, s.next, n, std::vector<std::byte>(d.begin(), d.end())};
         s.next += n;
         if (c.message.size() > max_size) {
             requeued.push_back(std::move(c));  // for the next idle worker
@@ -337,15 +333,14 @@ void PoolCore::Impl::on_message(Worker& w, std::span<const std::byte> message) {
 
 void PoolCore::Impl::read_ready(Worker& w) {
     while (!w.eof && w.conn.poll(std::chrono::seconds(0))) {
-        std::vector<std::byte> message;
         try {
-            message = w.conn.recv_bytes();
+            w.conn.recv_bytes(inbox);
         } catch (const EOFError&) {
             w.eof = true;
             return;
         }
         try {
-            on_message(w, message);
+            on_message(w, inbox);
         } catch (const SerializationError& e) {
             get_logger().warning("pool: bad message from {}: {}; killing it", w.name, e.what());
             w.eof = true;

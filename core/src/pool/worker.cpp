@@ -88,10 +88,10 @@ void pool_worker_main(Connection conn, WorkerSetup setup) {
         }
         return true;
     };
+    std::vector<std::byte> message;  // reused: no allocation per chunk
     for (;;) {
-        std::vector<std::byte> message;
         try {
-            message = conn.recv_bytes();
+            conn.recv_bytes(message);
         } catch (const EOFError&) {
             return;  // the pool is gone
         }

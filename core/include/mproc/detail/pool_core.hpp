@@ -195,10 +195,11 @@ void pool_trampoline(Decoder& in, Encoder& out, std::size_t count) {
 class MPROC_API PoolJob {
   public:
     virtual ~PoolJob();
-    /// Appends the next chunk (trampoline, function, items) to out; returns
-    /// the number of items, 0 when the input is used up. May throw (an
-    /// input that fails), which fails the item at that position.
-    virtual std::size_t next_chunk(std::vector<std::byte>& out) = 0;
+    /// Writes the next chunk to out, after the pool's header: [count,
+    /// trampoline, function, items]; returns count, 0 (having written
+    /// nothing) when the input is used up. May throw (an input that fails),
+    /// which fails the item at that position.
+    virtual std::size_t next_chunk(Encoder& out) = 0;
     /// Whether next_chunk may be called now (imap holds its input back).
     virtual bool may_pull() { return true; }
     /// The results of items [first, first + count), read from d.
