@@ -2,6 +2,7 @@
 // fork. Functions a fork child runs are [[gnu::hot]]: see fork_guard_linux.cpp.
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>  // on_exit
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -110,19 +111,28 @@ int open_parent_sentinel(int parent_pid) {
 namespace {
 int child_exit_code = 0;
 bool child_ending = false;
+int exit_status = 0;  // what std::exit(n) in the target gave, from on_exit
+bool exit_status_known = false;
 // Registered before the target runs: reached after the child's own
-// handlers, it ends the process before any inherited one runs. glibc calls
-// the exit list's functions with the status too (its exit_function's
-// signature): the code a std::exit(n) in the target gave.
+// handlers, it ends the process before any inherited one runs. glibc also
+// passes the status to __cxa_atexit functions (its exit_function's
+// signature), but that is not documented and a sanitizer's interceptor
+// drops it: the on_exit recorder, registered just after (so run just
+// before), says it.
 [[gnu::hot]] void end_at_mark(void*, int status) {
     flush_std_streams();
-    ::_exit(child_ending ? child_exit_code : status);
+    ::_exit(child_ending ? child_exit_code : exit_status_known ? exit_status : status);
+}
+void record_exit_status(int status, void*) {
+    exit_status = status;
+    exit_status_known = true;
 }
 }  // namespace
 
 [[gnu::hot]] void mark_child_atexit() {
     __cxa_atexit(reinterpret_cast<void (*)(void*)>(reinterpret_cast<void (*)()>(&end_at_mark)),
                  nullptr, &__dso_handle);
+    ::on_exit(&record_exit_status, nullptr);
 }
 
 [[noreturn]] void end_child(int code) {
