@@ -107,7 +107,8 @@ class FdConnection final : public ConnectionImpl {
             // Small reads go through the read-ahead buffer: one read() then
             // serves many messages. Large ones go straight to their place.
             bool direct = need >= read_ahead_size / 2;
-            if (!direct && !buffer_) buffer_ = std::make_unique<std::byte[]>(read_ahead_size);
+            if (!direct && !buffer_)
+                buffer_ = std::make_unique_for_overwrite<std::byte[]>(read_ahead_size);
             std::byte* dst = direct ? out.data() + got : buffer_.get();
             ssize_t n = receive(dst, direct ? need : read_ahead_size);
             if (n < 0) {
@@ -146,7 +147,7 @@ class FdConnection final : public ConnectionImpl {
     void prime(std::span<const std::byte> data) override {
         if (data.empty()) return;
         std::size_t size = std::max(read_ahead_size, data.size());
-        auto fresh = std::make_unique<std::byte[]>(size);
+        auto fresh = std::make_unique_for_overwrite<std::byte[]>(size);
         std::memcpy(fresh.get(), data.data(), data.size());
         buffer_ = std::move(fresh);  // prime() comes before any read
         begin_ = 0;
