@@ -33,6 +33,12 @@ namespace {
 int sq(int x) {
     return x * x;
 }
+std::string big_text(int i) {
+    return std::string(std::size_t(256 * 1024 + i), char('a' + i % 26));
+}
+std::string widen(const std::string& s) {
+    return std::string(256 * 1024, s.at(0));
+}
 double twice(double x) {
     return 2 * x;
 }
@@ -204,6 +210,28 @@ TEST_CASE("Pool: apply, apply_async, map, starmap, imap, imap_unordered", "[pool
     pool.apply_async(nothing, 1).get();
     pool.close();
     pool.join();
+}
+
+TEST_CASE("Pool: results and arguments larger than a pipe's buffer, amid small ones", "[pool]") {
+    FOR_EACH_START_METHOD(ctx);
+    mp::Pool pool(ctx, 2);
+    // Small tasks pipeline several chunks per worker while workers write
+    // results of 256 KiB: neither side may block the other.
+    auto big = pool.map(big_text, std::views::iota(0, 60), 1);
+    REQUIRE(big.size() == 60);
+    for (int i = 0; i < 60; ++i) {
+        CHECK(big[std::size_t(i)].size() == std::size_t(256 * 1024 + i));
+        CHECK(big[std::size_t(i)].front() == char('a' + i % 26));
+    }
+    // Arguments of 20 KiB (several in flight to a busy worker) whose results
+    // are 256 KiB, and arguments of 256 KiB (sent to idle workers only).
+    std::vector<std::string> inputs;
+    for (int i = 0; i < 40; ++i)
+        inputs.push_back(i % 4 ? std::string(20 * 1024, char('a' + i % 26)) : big_text(i));
+    auto widened = pool.map(widen, inputs, 1);
+    REQUIRE(widened.size() == 40);
+    for (int i = 0; i < 40; ++i)
+        CHECK(widened[std::size_t(i)] == std::string(256 * 1024, char('a' + i % 26)));
 }
 
 TEST_CASE("Pool: Python's default chunksize and imap's laziness", "[pool]") {

@@ -30,6 +30,10 @@ class Wakeup {
 /// Itanium C++ ABI's __cxa_current_exception_type).
 const std::type_info* current_exception_type() noexcept;
 
+/// How many bytes a write to this pipe end can leave unread before it
+/// blocks (the kernel's pipe buffer; smaller once the user's pipes passed
+/// fs.pipe-user-pages-soft).
+std::size_t pipe_capacity(std::intptr_t fd);
 /// This process's resident memory in bytes (0 if unknown).
 std::size_t resident_memory();
 /// Ignores SIGINT in this process (a worker: Ctrl-C is the parent's).

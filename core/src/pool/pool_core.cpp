@@ -1,8 +1,8 @@
-// The untyped pool: its workers (each with its own duplex Pipe, so that the
-// pool knows which chunk each one holds), and the pool thread, which feeds
-// chunks to workers, reads their results, and notices a worker's death by its
-// sentinel (event-driven: one mproc::wait on the wakeup handle, every
-// worker's connection and every worker's sentinel).
+// The untyped pool: its workers (each with its own pair of one-way pipes,
+// so that the pool knows which chunk each one holds), and the pool thread,
+// which feeds chunks to workers, reads their results, and notices a worker's
+// death by its sentinel (event-driven: one mproc::wait on the wakeup handle,
+// every worker's result pipe and every worker's sentinel).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -31,9 +31,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // More chunks are sent to a busy worker (up to its depth) only while all it
-// holds unanswered fits in pipeline_bytes, less than a pipe's buffer: the
-// pool never blocks writing to a worker that is itself blocked writing a
-// large result. A large chunk goes only to an idle worker (which is reading).
+// holds unanswered fits in pipeline_bytes and in three quarters of its task
+// pipe's buffer: the pool never blocks writing to a worker that is itself
+// blocked writing a large result. A large chunk goes only to an idle worker (which is reading).
 // The depth follows how long the worker's chunks take: quick ones are sent
 // many at a time (one write, one wake-up of the worker for many chunks), slow
 // ones few, so that the work stays balanced between workers.
@@ -64,12 +64,14 @@ struct Source {
 
 struct Worker {
     std::unique_ptr<Process> process;
-    Connection conn;
+    Connection conn;   // its results (read)
+    Connection tasks;  // its chunks (written)
     std::string name;
     int pid = 0;
     std::intptr_t sentinel = -1;
     std::deque<Chunk> in_flight;
     std::size_t in_flight_bytes = 0;
+    std::size_t max_in_flight_bytes = pipeline_bytes;  // what its task pipe takes
     std::size_t sent = 0;
     bool ready = false;       // its initializer ran
     bool retiring = false;    // said it exits after its current chunk
@@ -148,10 +150,14 @@ PoolCore::Impl::State PoolCore::Impl::take_incoming() {
 }
 
 void PoolCore::Impl::start_worker() {
-    auto [mine, theirs] = ctx.Pipe(true);
+    // Two one-way pipes, as Python's pool: a pipe's write costs the kernel
+    // less than a socket's (no buffer allocated per message), and a worker
+    // writes once per chunk.
+    auto [task_r, task_w] = ctx.Pipe(false);
+    auto [result_r, result_w] = ctx.Pipe(false);
     auto w = std::make_unique<Worker>();
-    w->process = std::make_unique<Process>(
-        ctx.Process(ProcessOptions{.name = "", .daemon = true}, &pool_worker_main, theirs, setup));
+    w->process = std::make_unique<Process>(ctx.Process(ProcessOptions{.name = "", .daemon = true},
+                                                       &pool_worker_main, task_r, result_w, setup));
     auto name = w->process->name();
     // The context names it ForkProcess-N (SpawnProcess-N, ...): a worker is
     // ForkPoolWorker-N, as in Python.
@@ -159,8 +165,11 @@ void PoolCore::Impl::start_worker() {
         name = worker_prefix(ctx.get_start_method()) + "PoolWorker" + name.substr(at + 7);
     w->process->set_name(name);
     w->process->start();
-    theirs.close();
-    w->conn = mine;
+    task_r.close();
+    result_w.close();
+    w->conn = result_r;
+    w->tasks = task_w;
+    w->max_in_flight_bytes = std::min(pipeline_bytes, pipe_capacity(task_w.fileno()) / 4 * 3);
     w->name = name;
     w->pid = w->process->pid().value_or(0);
     w->sentinel = w->process->sentinel().handle;
@@ -243,8 +252,9 @@ void PoolCore::Impl::dispatch() {
         for (std::size_t i = 0; i < n; ++i) {
             auto& w = *workers[i];
             const std::size_t held = w.in_flight.size() + pending[i].size();
-            if (held != level || held >= depth[i] || bytes[i] >= pipeline_bytes) continue;
-            const std::size_t max_size = held == 0 ? SIZE_MAX : pipeline_bytes - bytes[i];
+            const std::size_t limit = w.max_in_flight_bytes;
+            if (held != level || held >= depth[i] || bytes[i] >= limit) continue;
+            const std::size_t max_size = held == 0 ? SIZE_MAX : limit - bytes[i];
             auto c = next_chunk(max_size);
             if (!c) continue;
             bytes[i] += c->message.size();
@@ -260,13 +270,13 @@ void PoolCore::Impl::dispatch() {
 void PoolCore::Impl::send_chunks(Worker& w, std::vector<Chunk>& chunks) {
     try {
         if (chunks.size() == 1) {
-            w.conn.send_bytes(chunks.front().message);
+            w.tasks.send_bytes(chunks.front().message);
         } else {
             enc->clear();
             enc->write_int(to_worker_batch);
             enc->write_uint(chunks.size());
             for (auto& c : chunks) enc->write_bin(c.message);
-            w.conn.send_bytes(enc->data());
+            w.tasks.send_bytes(enc->data());
         }
     } catch (...) {
         // The worker is going away; its sentinel will say how. The chunks
@@ -380,6 +390,7 @@ void PoolCore::Impl::on_death(std::size_t index) {
         w.in_flight.pop_back();
     }
     w.conn.close();
+    w.tasks.close();
     w.process->close();
     workers.erase(workers.begin() + std::ptrdiff_t(index));
 }
@@ -406,7 +417,7 @@ void PoolCore::Impl::stop_workers(bool graceful) {
         enc->write_int(to_worker_stop);
         for (auto& w : workers) {
             try {
-                w->conn.send_bytes(enc->data());
+                w->tasks.send_bytes(enc->data());
             } catch (...) {
             }
         }
@@ -425,6 +436,7 @@ void PoolCore::Impl::stop_workers(bool graceful) {
             w->process->join();
         }
         w->conn.close();
+        w->tasks.close();
         w->process->close();
     }
     workers.clear();

@@ -1,5 +1,7 @@
-// The pool's system calls: eventfd wakeups, /proc/self/statm, signals.
+// The pool's system calls: eventfd wakeups, pipe capacity, /proc/self/statm,
+// signals.
 #include <cxxabi.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -36,6 +38,11 @@ void Wakeup::notify() noexcept {
 void Wakeup::drain() noexcept {
     std::uint64_t v;
     [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
+}
+
+std::size_t pipe_capacity(std::intptr_t fd) {
+    int n = ::fcntl(int(fd), F_GETPIPE_SZ);
+    return n > 0 ? std::size_t(n) : std::size_t(::sysconf(_SC_PAGESIZE));
 }
 
 std::size_t resident_memory() {

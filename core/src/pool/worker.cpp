@@ -30,7 +30,7 @@ void run_initializer(const WorkerSetup& setup) {
 
 }  // namespace
 
-void pool_worker_main(Connection conn, WorkerSetup setup) {
+void pool_worker_main(Connection tasks, Connection results, WorkerSetup setup) {
     ignore_sigint();
     auto enc = default_serializer().make_encoder();
     try {
@@ -41,16 +41,16 @@ void pool_worker_main(Connection conn, WorkerSetup setup) {
         enc->clear();
         enc->write_int(from_worker_init_failed);
         write_task_error(*enc);
-        conn.send_bytes(enc->data());
+        results.send_bytes(enc->data());
         mproc::exit(1);
     }
     enc->clear();
     enc->write_int(from_worker_ready);
-    conn.send_bytes(enc->data());
+    results.send_bytes(enc->data());
 
     auto dec = default_serializer().make_decoder();
     auto sub = default_serializer().make_decoder();
-    std::int64_t tasks = 0;
+    std::int64_t chunks_run = 0;
     // Runs one chunk message and sends its result; false: the worker retires.
     auto run_chunk = [&](Decoder& d) {
         if (d.read_int() != to_worker_chunk) throw SerializationError("bad chunk in a batch");
@@ -77,13 +77,13 @@ void pool_worker_main(Connection conn, WorkerSetup setup) {
             enc->write_bool(false);
             write_task_error(*enc);
         }
-        conn.send_bytes(enc->data());
-        ++tasks;
-        if ((setup.maxtasks > 0 && tasks >= setup.maxtasks) ||
+        results.send_bytes(enc->data());
+        ++chunks_run;
+        if ((setup.maxtasks > 0 && chunks_run >= setup.maxtasks) ||
             (setup.max_memory > 0 && resident_memory() > setup.max_memory)) {
             enc->clear();
             enc->write_int(from_worker_retiring);
-            conn.send_bytes(enc->data());
+            results.send_bytes(enc->data());
             return false;
         }
         return true;
@@ -91,7 +91,7 @@ void pool_worker_main(Connection conn, WorkerSetup setup) {
     std::vector<std::byte> message;  // reused: no allocation per chunk
     for (;;) {
         try {
-            conn.recv_bytes(message);
+            tasks.recv_bytes(message);
         } catch (const EOFError&) {
             return;  // the pool is gone
         }

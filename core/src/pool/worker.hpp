@@ -19,7 +19,8 @@ enum FromWorker : int {
     from_worker_retiring = 3
 };
 
-/// The target of every pool worker process.
-void pool_worker_main(Connection conn, WorkerSetup setup);
+/// The target of every pool worker process: chunks come on tasks, results
+/// go out on results.
+void pool_worker_main(Connection tasks, Connection results, WorkerSetup setup);
 
 }  // namespace mproc::detail
