@@ -97,6 +97,12 @@ inline bool wait_on(std::unique_lock<std::mutex>& lock, std::condition_variable&
     return cv.wait_for(lock, std::chrono::duration_cast<std::chrono::nanoseconds>(t), pred);
 }
 
+/// An input whose items are Arg, one after another in memory (a vector, an
+/// array, a span): taken or copied in one piece.
+template <class In, class Arg>
+concept ContiguousOf =
+    std::ranges::contiguous_range<In> && std::is_same_v<std::ranges::range_value_t<In>, Arg>;
+
 /// The results of a map or apply, kept by item until the job ends: a plain
 /// vector of values (moved out whole at the end) when S is
 /// default-constructible, else a vector of optionals; and which are there.
@@ -206,12 +212,9 @@ class ResultJob final : public PoolJob, public AsyncState<Out> {
     }
     void results(std::size_t first, std::size_t count, Decoder& d) override {
         std::unique_lock lock(m_);
-        if (flat()) {
-            values_.grow_to(first + count);
-        } else if (mode_ == JobMode::ordered && first + count > base_ &&
-                   slots_.size() < first + count - base_) {
+        if (mode_ == JobMode::ordered && first + count > base_ &&
+            slots_.size() < first + count - base_)
             slots_.resize(first + count - base_);
-        }
         if (d.read_int() == pool_results_bulk) {
             if constexpr (PoolBulk<S>) {
                 const auto raw = read_scalars<S>(d);
@@ -819,8 +822,7 @@ class MPROC_API Pool {
     template <class Arg, class In>
     static std::vector<Arg> copy_input(In& iterable) {
         std::vector<Arg> items;
-        if constexpr (std::ranges::contiguous_range<In> &&
-                      std::is_same_v<std::ranges::range_value_t<In>, Arg>) {
+        if constexpr (detail::ContiguousOf<In, Arg>) {
             const Arg* p = std::ranges::data(iterable);
             items.assign(p, p + std::ranges::size(iterable));
         } else {
@@ -850,8 +852,7 @@ class MPROC_API Pool {
         if (chunksize && *chunksize == 0) throw ValueError("chunksize must be at least 1");
         std::vector<Arg> items;
         std::span<const Arg> borrowed;
-        if constexpr (Blocking && std::ranges::contiguous_range<In> &&
-                      std::is_same_v<std::ranges::range_value_t<In>, Arg>)
+        if constexpr (Blocking && detail::ContiguousOf<In, Arg>)
             borrowed =
                 std::span<const Arg>(std::ranges::data(iterable), std::ranges::size(iterable));
         else

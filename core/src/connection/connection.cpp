@@ -212,10 +212,8 @@ void Connection::send_bytes(std::span<const std::byte> buf, std::size_t offset,
 }
 
 std::vector<std::byte> Connection::recv_bytes(std::optional<std::size_t> maxlength) {
-    auto& s = live(true, false);
-    if (maxlength && negative(*maxlength)) throw ValueError("negative maxlength");
     std::vector<std::byte> out;
-    s.read_body(s.next_length(maxlength), out);
+    recv_bytes(out, maxlength);
     return out;
 }
 

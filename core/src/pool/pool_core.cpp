@@ -33,7 +33,8 @@ using Clock = std::chrono::steady_clock;
 // More chunks are sent to a busy worker (up to its depth) only while all it
 // holds unanswered fits in pipeline_bytes and in three quarters of its task
 // pipe's buffer: the pool never blocks writing to a worker that is itself
-// blocked writing a large result. A large chunk goes only to an idle worker (which is reading).
+// blocked writing a large result. A large chunk goes only to an idle worker
+// (which is reading).
 // The depth follows how long the worker's chunks take: quick ones are sent
 // many at a time (one write, one wake-up of the worker for many chunks), slow
 // ones few, so that the work stays balanced between workers.
@@ -64,8 +65,8 @@ struct Source {
 
 struct Worker {
     std::unique_ptr<Process> process;
-    Connection conn;   // its results (read)
-    Connection tasks;  // its chunks (written)
+    Connection results;  // it writes, we read
+    Connection tasks;    // we write, it reads
     std::string name;
     int pid = 0;
     std::intptr_t sentinel = -1;
@@ -167,7 +168,7 @@ void PoolCore::Impl::start_worker() {
     w->process->start();
     task_r.close();
     result_w.close();
-    w->conn = result_r;
+    w->results = result_r;
     w->tasks = task_w;
     w->max_in_flight_bytes = std::min(pipeline_bytes, pipe_capacity(task_w.fileno()) / 4 * 3);
     w->name = name;
@@ -342,9 +343,9 @@ void PoolCore::Impl::on_message(Worker& w, std::span<const std::byte> message) {
 }
 
 void PoolCore::Impl::read_ready(Worker& w) {
-    while (!w.eof && w.conn.poll(std::chrono::seconds(0))) {
+    while (!w.eof && w.results.poll(std::chrono::seconds(0))) {
         try {
-            w.conn.recv_bytes(inbox);
+            w.results.recv_bytes(inbox);
         } catch (const EOFError&) {
             w.eof = true;
             return;
@@ -389,7 +390,7 @@ void PoolCore::Impl::on_death(std::size_t index) {
         requeued.push_front(std::move(w.in_flight.back()));
         w.in_flight.pop_back();
     }
-    w.conn.close();
+    w.results.close();
     w.tasks.close();
     w.process->close();
     workers.erase(workers.begin() + std::ptrdiff_t(index));
@@ -435,7 +436,7 @@ void PoolCore::Impl::stop_workers(bool graceful) {
             w->process->kill();
             w->process->join();
         }
-        w->conn.close();
+        w->results.close();
         w->tasks.close();
         w->process->close();
     }
@@ -485,7 +486,7 @@ void PoolCore::Impl::run() {
         objects.reserve(1 + 2 * workers.size());
         objects.push_back(Waitable::from_handle(wakeup.handle()));
         for (auto& w : workers) {
-            if (!w->eof) objects.emplace_back(w->conn);
+            if (!w->eof) objects.emplace_back(w->results);
             objects.emplace_back(Sentinel{w->sentinel});
         }
         Timeout timeout;
@@ -510,7 +511,7 @@ void PoolCore::Impl::run() {
         for (auto& r : ready) {
             if (auto* c = r.connection()) {
                 for (auto& w : workers)
-                    if (w->conn == *c) read_ready(*w);
+                    if (w->results == *c) read_ready(*w);
             }
         }
         for (auto& r : ready) {
