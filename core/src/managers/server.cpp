@@ -3,7 +3,8 @@
 // serves its requests in that thread. Reference counts are kept per
 // connection: when a connection ends, even because its process was killed,
 // the references it held are dropped.
-#include <random>
+#include <cstdint>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 #include "managers/protocol.hpp"
 #include "managers/server.hpp"
 #include "managers/spin.hpp"
+#include "process/authkey.hpp"
 
 namespace mproc::managers::detail {
 
@@ -58,11 +60,16 @@ const Registry& registry_for(std::string_view kind) {
 Server::Server(const Registry& registry, const connection::Address& address, bytes authkey)
     : registry_(registry),
       authkey_(std::move(authkey)),
-      listener_(address, std::nullopt, 128, connection::no_authentication),
+      same_user_only_(address.empty()),
+      listener_(address.empty() ? os::default_address() : address, std::nullopt, 128,
+                connection::no_authentication),
       address_key_(address_key(listener_.address())) {
     // Ids start at a random point, so that a stale proxy of an earlier
     // server at the same address cannot name a new server's referent.
-    next_id_ = (std::int64_t(std::random_device{}()) & 0x7fffffff) << 20 | 1;
+    std::uint32_t r = 0;
+    const auto bytes = mproc::detail::random_bytes(sizeof r);
+    std::memcpy(&r, bytes.data(), sizeof r);
+    next_id_ = (std::int64_t(r) & 0x7fffffff) << 20 | 1;
 }
 
 void Server::serve_forever(int owner_pid, std::intptr_t control_fd) {
@@ -79,7 +86,10 @@ void Server::serve_forever(int owner_pid, std::intptr_t control_fd) {
         } catch (const std::exception&) {
             continue;  // the client went away before we accepted it
         }
-        if (connections_.load() >= max_connections) {
+        // On its default (abstract) address, anyone on the host could
+        // connect: serve only our own user, as a 0700 directory would.
+        if (connections_.load() >= max_connections ||
+            (same_user_only_ && !os::peer_is_same_user(c.fileno()))) {
             c.close();
             continue;
         }

@@ -22,7 +22,8 @@ namespace mproc::managers::detail {
 /// Serves a registry's types at an address.
 class Server {
   public:
-    /// Binds and listens (AF_UNIX at a new private path if address is empty).
+    /// Binds and listens; if address is empty, at os::default_address() and
+    /// then serves only clients of this process's user.
     Server(const Registry& registry, const connection::Address& address, bytes authkey);
     /// The bound address.
     const connection::Address& address() const { return listener_.address(); }
@@ -56,6 +57,7 @@ class Server {
 
     const Registry& registry_;
     bytes authkey_;
+    bool same_user_only_;
     connection::Listener listener_;
     std::string address_key_;
     std::mutex mu_;
@@ -102,6 +104,12 @@ Ready wait_ready(int listen_fd, int owner_fd, int owner_pid, int wake_fd, int co
 [[noreturn]] void exit_now(int code);
 /// This process's id.
 int current_pid() noexcept;
+/// The address a server listens on when none was given: on Linux a fresh,
+/// unguessable name in the abstract Unix namespace (nothing on disk: no
+/// directory to make or remove, none left behind by a killed server).
+connection::Address default_address();
+/// Whether the peer of a Unix socket runs as this process's user (or root).
+bool peer_is_same_user(std::intptr_t fd) noexcept;
 /// Wakes any thread blocked reading a socket (shutdown(2)).
 void shutdown_socket(std::intptr_t fd) noexcept;
 }  // namespace os

@@ -9,10 +9,15 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "managers/server.hpp"
+#include "process/authkey.hpp"
 
 namespace mproc::managers::detail::os {
 
@@ -86,6 +91,21 @@ int current_pid() noexcept {
     }();
     (void)registered;
     return cached_pid.load(std::memory_order_relaxed);
+}
+
+connection::Address default_address() {
+    std::uint64_t r = 0;
+    const auto bytes = mproc::detail::random_bytes(sizeof r);
+    std::memcpy(&r, bytes.data(), sizeof r);
+    // '\0' first: Linux's abstract namespace (the Listener binds its exact bytes).
+    return connection::Address(fmt::format("{}mproc-manager-{}-{:016x}", '\0', current_pid(), r));
+}
+
+bool peer_is_same_user(std::intptr_t fd) noexcept {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    return ::getsockopt(int(fd), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+           (cred.uid == ::getuid() || cred.uid == 0);
 }
 
 void shutdown_socket(std::intptr_t fd) noexcept {
