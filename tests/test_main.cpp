@@ -1,9 +1,12 @@
 // The test runner: Catch2 plus what every test case gets for free. Each test
 // case has a timeout (MPROC_TEST_TIMEOUT seconds, default 60): a hang kills
 // the whole test process group and fails. After each test case the runner
-// checks that it left no child processes, no open file descriptors and no
-// shared memory blocks ("mproc_*" in /dev/shm); a leak fails the run,
-// naming the test case.
+// checks that it left no child processes, no open file descriptors, no
+// shared memory blocks ("mproc_*" in /dev/shm) and nothing named "mproc-*"
+// in the temporary directory; a leak fails the run, naming the test case.
+// The run gets a temporary directory of its own (TMPDIR, for it and its
+// children; removed at its end), so runs side by side do not see each
+// other's entries there.
 #define CATCH_CONFIG_RUNNER
 // Children are forked from the test process: Catch2 signal handlers there
 // would report a child killed on purpose as a failed test.
@@ -20,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -152,6 +156,32 @@ std::string current_test;
 bool leaks_found = false;
 int fds_before = 0;
 std::vector<std::string> shm_before;
+std::string run_tmpdir;  // this run's TMPDIR
+std::vector<std::string> temp_before;
+
+// The entries named "mproc-*" in this run's temporary directory.
+std::vector<std::string> temp_entries() {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(run_tmpdir.c_str());
+    if (!d) return out;
+    while (auto* e = ::readdir(d))
+        if (std::strncmp(e->d_name, "mproc-", 6) == 0) out.emplace_back(e->d_name);
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Makes this run's temporary directory and points TMPDIR at it.
+void make_run_tmpdir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string dir = std::string(base && *base ? base : "/tmp") + "/mproc-test-run-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) {
+        std::perror("mkdtemp");
+        std::exit(2);
+    }
+    run_tmpdir = dir;
+    ::setenv("TMPDIR", dir.c_str(), 1);
+}
 
 // Watchers of shared memory blocks made by children end up as our children
 // (we are their subreaper): reap the ones that have ended.
@@ -194,6 +224,7 @@ struct LeakListener : Catch::TestEventListenerBase {
         current_test = info.name;
         fds_before = mproc::test::open_fd_count();
         shm_before = mproc::test::shm_entries();
+        temp_before = temp_entries();
         ::alarm(timeout_seconds);
     }
 
@@ -219,6 +250,17 @@ struct LeakListener : Catch::TestEventListenerBase {
             ::shm_unlink(("/" + name).c_str());
             leaks_found = true;
         }
+        auto temp_after = temp_entries();
+        std::vector<std::string> temp_left;
+        std::set_difference(temp_after.begin(), temp_after.end(), temp_before.begin(),
+                            temp_before.end(), std::back_inserter(temp_left));
+        for (const auto& name : temp_left) {
+            std::fprintf(stderr, "LEAK: test case '%s' left %s/%s behind\n",
+                         stats.testInfo.name.c_str(), run_tmpdir.c_str(), name.c_str());
+            std::error_code ec;
+            std::filesystem::remove_all(run_tmpdir + "/" + name, ec);
+            leaks_found = true;
+        }
     }
 };
 
@@ -228,6 +270,13 @@ CATCH_REGISTER_LISTENER(LeakListener)
 
 int main(int argc, char** argv) {
     mproc::freeze_support(argc, argv);
+    make_run_tmpdir();
+    struct RemoveRunTmpdir {  // at every return from main (not in children, which never return here)
+        ~RemoveRunTmpdir() {
+            std::error_code ec;
+            std::filesystem::remove_all(run_tmpdir, ec);  // with what Python peers left there
+        }
+    } remove_run_tmpdir;
     if (const char* t = std::getenv("MPROC_TEST_TIMEOUT")) timeout_seconds = unsigned(std::atoi(t));
     ::setpgid(0, 0);                     // so a timeout can kill exactly this test and its children
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphaned grandchildren become ours: leaks show
