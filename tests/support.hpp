@@ -40,8 +40,21 @@ std::vector<ProcInfo> children();
 /// by up to 100 ms (docs/shared_memory.md).
 std::vector<int> child_pids();
 
+/// The names in directory dir that start with prefix, sorted.
+std::vector<std::string> entries_with_prefix(const std::string& dir, std::string_view prefix);
+
 /// The entries of /dev/shm named as mproc names blocks ("mproc_*").
 std::vector<std::string> shm_entries();
+
+/// A connected Unix stream socket to address (its exact bytes: '\0' first
+/// for Linux's abstract namespace), or -1.
+int connect_unix(const std::string& address);
+
+/// A Process target (fork): becomes user nobody, connects to the Unix socket
+/// at address, sends hello (if not empty) and reports through c "answered"
+/// if the server then sent anything, "refused" if it closed the connection,
+/// else why it could not try.
+void connect_as_nobody(Connection c, std::string address, std::string hello);
 
 /// Everything readable from fd until end of file.
 std::string read_all(int fd);

@@ -3,9 +3,7 @@
 // namespace (nothing on disk) and serves only its own user.
 #include <dlfcn.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,30 +47,6 @@ Server find_server() {
             return {c.pid, names.empty() ? std::string() : names.front()};
         }
     return {};
-}
-
-// Connects to an abstract socket as user nobody and sends a request header;
-// returns true if the server answered anything (it must not).
-void connect_as_another_user(mp::Connection c, std::string name) {
-    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
-        c.send(std::string("cannot change user"));
-        return;
-    }
-    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path + 1, name.data(), name.size());
-    auto len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-    if (::connect(s, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-        c.send(std::string("connect failed"));
-        return;
-    }
-    std::uint64_t header[2] = {0, 0};
-    (void)!::send(s, header, sizeof header, MSG_NOSIGNAL);
-    char reply[4];
-    ssize_t n = ::recv(s, reply, sizeof reply, 0);
-    ::close(s);
-    c.send(std::string(n > 0 ? "answered" : "refused"));
 }
 
 void noop() {}
@@ -145,7 +119,8 @@ TEST_CASE("the forkserver serves only its own user", "[forkserver]") {
     REQUIRE_FALSE(server.socket.empty());
     auto fork = mp::get_context("fork");
     auto [r, w] = fork.Pipe(false);
-    auto p = fork.Process(connect_as_another_user, w, server.socket);
+    auto p = fork.Process(mp::test::connect_as_nobody, w, '\0' + server.socket,
+                          std::string(16, '\0'));  // a request header
     p.start();
     w.close();
     CHECK(r.recv<std::string>() == "refused");

@@ -15,12 +15,15 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -95,15 +98,50 @@ std::vector<int> child_pids() {
     return out;
 }
 
-std::vector<std::string> shm_entries() {
+std::vector<std::string> entries_with_prefix(const std::string& dir, std::string_view prefix) {
     std::vector<std::string> out;
-    DIR* d = ::opendir("/dev/shm");
+    DIR* d = ::opendir(dir.c_str());
     if (!d) return out;
     while (auto* e = ::readdir(d))
-        if (std::strncmp(e->d_name, "mproc_", 6) == 0) out.emplace_back(e->d_name);
+        if (std::string_view(e->d_name).starts_with(prefix)) out.emplace_back(e->d_name);
     ::closedir(d);
     std::sort(out.begin(), out.end());
     return out;
+}
+
+std::vector<std::string> shm_entries() {
+    return entries_with_prefix("/dev/shm", "mproc_");
+}
+
+int connect_unix(const std::string& address) {
+    sockaddr_un sa{};
+    if (address.empty() || address.size() >= sizeof sa.sun_path) return -1;
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, address.data(), address.size());
+    const auto len = socklen_t(offsetof(sockaddr_un, sun_path) + address.size());
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void connect_as_nobody(Connection c, std::string address, std::string hello) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+        c.send(std::string("cannot change user"));
+        return;
+    }
+    const int s = connect_unix(address);
+    if (s < 0) {
+        c.send(std::string("connect failed"));
+        return;
+    }
+    if (!hello.empty()) (void)!::send(s, hello.data(), hello.size(), MSG_NOSIGNAL);
+    char reply[4];
+    const ssize_t n = ::recv(s, reply, sizeof reply, 0);
+    ::close(s);
+    c.send(std::string(n > 0 ? "answered" : "refused"));
 }
 
 std::string read_all(int fd) {
@@ -161,14 +199,7 @@ std::vector<std::string> temp_before;
 
 // The entries named "mproc-*" in this run's temporary directory.
 std::vector<std::string> temp_entries() {
-    std::vector<std::string> out;
-    DIR* d = ::opendir(run_tmpdir.c_str());
-    if (!d) return out;
-    while (auto* e = ::readdir(d))
-        if (std::strncmp(e->d_name, "mproc-", 6) == 0) out.emplace_back(e->d_name);
-    ::closedir(d);
-    std::sort(out.begin(), out.end());
-    return out;
+    return mproc::test::entries_with_prefix(run_tmpdir, "mproc-");
 }
 
 // Makes this run's temporary directory and points TMPDIR at it.

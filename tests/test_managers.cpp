@@ -4,10 +4,7 @@
 // checked from the server's side (also after a child is killed), and the
 // failures beyond Python: the server killed (calls throw ManagerError), the
 // owner killed (the server goes too), wrong keys and hostile clients.
-#include <dirent.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,38 +123,10 @@ void queue_client_get(int port, mp::Connection c) {
     c.send(q.get(true, 60s).as<std::string>());
 }
 
-// Connects to a Unix socket address (abstract: '\0' first) as user nobody
-// and reports whether the server said anything (a challenge) or closed.
-void connect_as_another_user(mp::Connection c, std::string address) {
-    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
-        c.send(std::string("cannot change user"));
-        return;
-    }
-    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::memcpy(sa.sun_path, address.data(), address.size());
-    const auto len = socklen_t(offsetof(sockaddr_un, sun_path) + address.size());
-    if (::connect(s, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
-        c.send(std::string("connect failed"));
-        return;
-    }
-    char reply[4];
-    const ssize_t n = ::recv(s, reply, sizeof reply, 0);
-    ::close(s);
-    c.send(std::string(n > 0 ? "answered" : "refused"));
-}
-
 // Entries of the temporary directory whose names start with "mproc-".
-std::set<std::string> mproc_temp_entries() {
-    std::set<std::string> out;
+std::vector<std::string> mproc_temp_entries() {
     const char* tmp = std::getenv("TMPDIR");
-    DIR* d = ::opendir(tmp && *tmp ? tmp : "/tmp");
-    if (!d) return out;
-    while (auto* e = ::readdir(d))
-        if (std::strncmp(e->d_name, "mproc-", 6) == 0) out.insert(e->d_name);
-    ::closedir(d);
-    return out;
+    return mp::test::entries_with_prefix(tmp && *tmp ? tmp : "/tmp", "mproc-");
 }
 
 }  // namespace
@@ -178,7 +147,7 @@ TEST_CASE("Manager's default address: abstract, nothing on disk, only its user s
     if (::geteuid() == 0) {  // root can become another user to try
         auto fork = mp::get_context("fork");
         auto [r, w] = fork.Pipe(false);
-        auto p = fork.Process(connect_as_another_user, w, *path);
+        auto p = fork.Process(mp::test::connect_as_nobody, w, *path, std::string());
         p.start();
         w.close();
         CHECK(r.recv<std::string>() == "refused");
@@ -622,14 +591,9 @@ TEST_CASE("Manager hostile clients cannot stall the others", "[managers]") {
     d["ok"] = 1;
     const auto* path = m.address().path();
     REQUIRE(path);
-    REQUIRE(path->size() < sizeof(sockaddr_un::sun_path));
     auto raw = [&] {
-        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un sa{};
-        sa.sun_family = AF_UNIX;
-        std::memcpy(sa.sun_path, path->data(), path->size());  // abstract: '\0' first
-        const auto len = socklen_t(offsetof(sockaddr_un, sun_path) + path->size());
-        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), len) == 0);
+        const int fd = mp::test::connect_unix(*path);
+        REQUIRE(fd >= 0);
         return fd;
     };
     // A client that connects and says nothing (handshake stalled).
