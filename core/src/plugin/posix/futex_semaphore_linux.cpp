@@ -122,9 +122,19 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
   public:
     explicit FutexSemaphore(State* s) : s_(s) {}
 
+    // The uncontended cases here, in a small frame; waiting (a larger one:
+    // deadlines, spinning, sleeps) out of line.
     AcquireStatus acquire(Timeout timeout) override {
-        return s_->kind == std::uint32_t(SemaphoreKind::counting) ? acquire_counting(timeout)
-                                                                  : acquire_mutex(timeout);
+        if (s_->kind == std::uint32_t(SemaphoreKind::counting)) {
+            if (try_take()) return AcquireStatus::acquired;
+            return acquire_counting(timeout);
+        }
+        const std::uint32_t me = this_thread_id();
+        std::uint32_t v = 0;
+        if (s_->word.compare_exchange_strong(v, me, std::memory_order_seq_cst,
+                                             std::memory_order_relaxed))
+            return took(AcquireStatus::acquired);
+        return acquire_mutex(timeout, me, v);
     }
 
     void release() override {
@@ -164,8 +174,8 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
     int max_value() const override { return s_->max_value; }
 
   private:
-    AcquireStatus acquire_counting(Timeout timeout) {
-        if (try_take()) return AcquireStatus::acquired;
+    // try_take() failed once.
+    [[gnu::noinline]] AcquireStatus acquire_counting(Timeout timeout) {
         auto deadline = deadline_of(timeout);
         if (deadline && Clock::now() >= *deadline) return AcquireStatus::timed_out;
         if (spin_until(s_->spin, [&] { return try_take(); })) return AcquireStatus::acquired;
@@ -209,13 +219,10 @@ class FutexSemaphore final : public plugin::SemaphoreImpl {
         if (s_->waiters.load(std::memory_order_seq_cst) > 0) futex_wake(s_->word, 1);
     }
 
-    AcquireStatus acquire_mutex(Timeout timeout) {
-        std::uint32_t me = this_thread_id();
+    // The exchange of a free word for me failed: the word was v.
+    [[gnu::noinline]] AcquireStatus acquire_mutex(Timeout timeout, std::uint32_t me,
+                                                  std::uint32_t v) {
         bool recursive = s_->kind == std::uint32_t(SemaphoreKind::recursive_mutex);
-        std::uint32_t v = 0;
-        if (s_->word.compare_exchange_strong(v, me, std::memory_order_seq_cst,
-                                             std::memory_order_relaxed))
-            return took(AcquireStatus::acquired);
         if (recursive && (v & tid_mask) == me) {
             ++s_->depth;
             return AcquireStatus::acquired;
