@@ -64,8 +64,8 @@ void shm_cycle_raw(benchmark::State& state) {
             int b = ::shm_open(name.c_str(), O_RDWR, 0);
             struct stat sb;
             check(pa != MAP_FAILED && b >= 0 && ::fstat(b, &sb) == 0, "attach");
-            void* pb = ::mmap(nullptr, std::size_t(sb.st_size), PROT_READ | PROT_WRITE,
-                              MAP_SHARED, b, 0);
+            void* pb =
+                ::mmap(nullptr, std::size_t(sb.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
             check(pb != MAP_FAILED, "mmap");
             ::munmap(pb, size);
             ::close(b);

@@ -46,6 +46,10 @@ std::vector<std::string> entries_with_prefix(const std::string& dir, std::string
 /// The entries of /dev/shm named as mproc names blocks ("mproc_*").
 std::vector<std::string> shm_entries();
 
+/// The entries of the temporary directory ($TMPDIR: the runner gives each
+/// run its own) named as mproc names its things there ("mproc-*").
+std::vector<std::string> temp_entries();
+
 /// A connected Unix stream socket to address (its exact bytes: '\0' first
 /// for Linux's abstract namespace), or -1.
 int connect_unix(const std::string& address);

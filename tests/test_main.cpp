@@ -22,8 +22,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -113,6 +113,11 @@ std::vector<std::string> shm_entries() {
     return entries_with_prefix("/dev/shm", "mproc_");
 }
 
+std::vector<std::string> temp_entries() {
+    const char* tmp = std::getenv("TMPDIR");
+    return entries_with_prefix(tmp && *tmp ? tmp : "/tmp", "mproc-");
+}
+
 int connect_unix(const std::string& address) {
     sockaddr_un sa{};
     if (address.empty() || address.size() >= sizeof sa.sun_path) return -1;
@@ -197,11 +202,6 @@ std::vector<std::string> shm_before;
 std::string run_tmpdir;  // this run's TMPDIR
 std::vector<std::string> temp_before;
 
-// The entries named "mproc-*" in this run's temporary directory.
-std::vector<std::string> temp_entries() {
-    return mproc::test::entries_with_prefix(run_tmpdir, "mproc-");
-}
-
 // Makes this run's temporary directory and points TMPDIR at it.
 void make_run_tmpdir() {
     const char* base = std::getenv("TMPDIR");
@@ -255,7 +255,7 @@ struct LeakListener : Catch::TestEventListenerBase {
         current_test = info.name;
         fds_before = mproc::test::open_fd_count();
         shm_before = mproc::test::shm_entries();
-        temp_before = temp_entries();
+        temp_before = mproc::test::temp_entries();
         ::alarm(timeout_seconds);
     }
 
@@ -281,7 +281,7 @@ struct LeakListener : Catch::TestEventListenerBase {
             ::shm_unlink(("/" + name).c_str());
             leaks_found = true;
         }
-        auto temp_after = temp_entries();
+        auto temp_after = mproc::test::temp_entries();
         std::vector<std::string> temp_left;
         std::set_difference(temp_after.begin(), temp_after.end(), temp_before.begin(),
                             temp_before.end(), std::back_inserter(temp_left));
@@ -302,7 +302,8 @@ CATCH_REGISTER_LISTENER(LeakListener)
 int main(int argc, char** argv) {
     mproc::freeze_support(argc, argv);
     make_run_tmpdir();
-    struct RemoveRunTmpdir {  // at every return from main (not in children, which never return here)
+    // Removed at every return from main (not in children: they never return here).
+    struct RemoveRunTmpdir {
         ~RemoveRunTmpdir() {
             std::error_code ec;
             std::filesystem::remove_all(run_tmpdir, ec);  // with what Python peers left there

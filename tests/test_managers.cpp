@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
@@ -123,25 +122,19 @@ void queue_client_get(int port, mp::Connection c) {
     c.send(q.get(true, 60s).as<std::string>());
 }
 
-// Entries of the temporary directory whose names start with "mproc-".
-std::vector<std::string> mproc_temp_entries() {
-    const char* tmp = std::getenv("TMPDIR");
-    return mp::test::entries_with_prefix(tmp && *tmp ? tmp : "/tmp", "mproc-");
-}
-
 }  // namespace
 
 TEST_CASE("Manager's default address: abstract, nothing on disk, only its user served",
           "[managers]") {
     FOR_EACH_START_METHOD(ctx);
-    const auto before = mproc_temp_entries();
+    const auto before = mp::test::temp_entries();
     auto m = ctx.Manager();
     const auto* path = m.address().path();
     REQUIRE(path);
     REQUIRE_FALSE(path->empty());
     CHECK(path->front() == '\0');  // Linux's abstract namespace
     CHECK_THAT(*path, Contains("mproc-manager-"));
-    CHECK(mproc_temp_entries() == before);
+    CHECK(mp::test::temp_entries() == before);
     auto d = m.dict();
     d["x"] = 1;
     if (::geteuid() == 0) {  // root can become another user to try
@@ -157,7 +150,7 @@ TEST_CASE("Manager's default address: abstract, nothing on disk, only its user s
     // A SIGKILLed server leaves nothing behind either.
     ::kill(*m.pid(), SIGKILL);
     m.join(60s);
-    CHECK(mproc_temp_entries() == before);
+    CHECK(mp::test::temp_entries() == before);
     CHECK_THROWS_AS(d.len(), mp::ManagerError);
 }
 

@@ -132,13 +132,12 @@ class ItemResults {
     std::size_t set_raw(std::size_t first, std::size_t count,
                         const std::byte* raw) requires PoolBulk<S> {
         grow_to(first + count);
+        static_assert(plain);  // numbers: values_ is a plain vector
         auto have = have_.begin() + std::ptrdiff_t(first);
-        if constexpr (plain) {
-            if (std::find(have, have + std::ptrdiff_t(count), 1) == have + std::ptrdiff_t(count)) {
-                std::memcpy(values_.data() + first, raw, count * sizeof(S));  // the usual case
-                std::fill_n(have, count, 1);
-                return count;
-            }
+        if (std::find(have, have + std::ptrdiff_t(count), 1) == have + std::ptrdiff_t(count)) {
+            std::memcpy(values_.data() + first, raw, count * sizeof(S));  // the usual case
+            std::fill_n(have, count, 1);
+            return count;
         }
         std::size_t added = 0;
         for (std::size_t i = 0; i < count; ++i) {

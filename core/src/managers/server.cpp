@@ -4,7 +4,6 @@
 // connection: when a connection ends, even because its process was killed,
 // the references it held are dropped.
 #include <cstdint>
-#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
@@ -66,10 +65,7 @@ Server::Server(const Registry& registry, const connection::Address& address, byt
       address_key_(address_key(listener_.address())) {
     // Ids start at a random point, so that a stale proxy of an earlier
     // server at the same address cannot name a new server's referent.
-    std::uint32_t r = 0;
-    const auto bytes = mproc::detail::random_bytes(sizeof r);
-    std::memcpy(&r, bytes.data(), sizeof r);
-    next_id_ = (std::int64_t(r) & 0x7fffffff) << 20 | 1;
+    next_id_ = (std::int64_t(mproc::detail::random_u64()) & 0x7fffffff) << 20 | 1;
 }
 
 void Server::serve_forever(int owner_pid, std::intptr_t control_fd) {

@@ -9,9 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -94,11 +92,9 @@ int current_pid() noexcept {
 }
 
 connection::Address default_address() {
-    std::uint64_t r = 0;
-    const auto bytes = mproc::detail::random_bytes(sizeof r);
-    std::memcpy(&r, bytes.data(), sizeof r);
     // '\0' first: Linux's abstract namespace (the Listener binds its exact bytes).
-    return connection::Address(fmt::format("{}mproc-manager-{}-{:016x}", '\0', current_pid(), r));
+    return connection::Address(fmt::format("{}mproc-manager-{}-{:016x}", '\0', current_pid(),
+                                           mproc::detail::random_u64()));
 }
 
 bool peer_is_same_user(std::intptr_t fd) noexcept {
